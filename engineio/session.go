@@ -1,0 +1,412 @@
+package engineio
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sio/sio/parser/eio"
+	"github.com/go-sio/sio/transport/websocket"
+)
+
+// Reason says why a session closed. The values are the reference's.
+type Reason string
+
+// Close reasons.
+const (
+	ReasonTransportClose Reason = "transport close"
+	ReasonTransportError Reason = "transport error"
+	ReasonPingTimeout    Reason = "ping timeout"
+	ReasonForcedClose    Reason = "forced close"
+	ReasonParseError     Reason = "parse error"
+)
+
+// Handshake is what a session keeps of the request that opened it.
+type Handshake struct {
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	Host       string
+	URL        string // request URI
+	Secure     bool
+	Time       time.Time
+}
+
+const (
+	stateOpen uint8 = iota
+	stateClosing
+	stateClosed
+)
+
+// Session is one Engine.IO connection, whatever its transport. Its methods
+// are safe for concurrent use.
+type Session struct {
+	srv *Server
+	id  string
+	rev eio.Revision
+	hs  Handshake
+
+	data atomic.Pointer[any]
+	hb   wheelEntry // heartbeat deadline, guarded by srv.wheel
+
+	mu         sync.Mutex
+	state      uint8
+	websocket  bool            // current transport
+	ws         *websocket.Conn // current WebSocket, when websocket
+	probe      *websocket.Conn // WebSocket being upgraded to
+	upgrading  bool
+	upgraded   bool
+	awaitPong  bool
+	flushing   bool
+	queue      []*Message
+	pollWait   chan struct{} // set while a GET waits for packets
+	getActive  bool
+	postActive bool
+	noB64      bool   // revision 3: client accepts binary payloads
+	jsonp      string // JSONP callback index, "" for XHR
+	upTimer    *time.Timer
+	noopTimer  *time.Timer
+	closeTimer *time.Timer
+	reason     Reason
+
+	inMu        sync.Mutex
+	inbox       []inEvent
+	dispatching bool
+}
+
+type inEvent struct {
+	data   []byte
+	binary bool
+	close  bool
+	reason Reason
+	err    error
+}
+
+// ID is the session id (sid).
+func (s *Session) ID() string { return s.id }
+
+// Protocol is the Engine.IO protocol revision, 3 or 4.
+func (s *Session) Protocol() int { return int(s.rev) }
+
+// Handshake returns the request data the session was opened with.
+func (s *Session) Handshake() *Handshake { return &s.hs }
+
+// Transport is the current transport name.
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.websocket {
+		return WebSocket
+	}
+	return Polling
+}
+
+// SetData attaches a value to the session (typically in Handler.OnOpen).
+func (s *Session) SetData(v any) { s.data.Store(&v) }
+
+// Data returns the value given to SetData, or nil.
+func (s *Session) Data() any {
+	if p := s.data.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Send queues m for the client. It never blocks on the network: the
+// message is written at once on a WebSocket (what the socket does not take
+// is kept by the poller, up to Config.MaxWriteBuffer), or held for the next
+// poll. It returns ErrSessionClosed once the session is closing.
+func (s *Session) Send(m *Message) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrSessionClosed
+	}
+	s.queue = append(s.queue, m)
+	s.kick()
+	return nil
+}
+
+// SendText sends a text message.
+func (s *Session) SendText(data []byte) error { return s.Send(NewTextMessage(data)) }
+
+// SendBinary sends a binary message.
+func (s *Session) SendBinary(data []byte) error { return s.Send(NewBinaryMessage(data)) }
+
+// Close closes the session gracefully: queued packets are delivered first,
+// then the transport is closed. The handler sees ReasonForcedClose.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.websocket {
+		// WebSocket writes are already handed to the socket.
+		s.closeLocked(ReasonForcedClose, nil)
+		return nil
+	}
+	// A polling client gets what is queued and the close packet on its
+	// pending or next poll (waited for up to 30 s, as the reference does).
+	s.state = stateClosing
+	s.reason = ReasonForcedClose
+	if s.pollWait != nil {
+		close(s.pollWait)
+		s.pollWait = nil
+	}
+	s.closeTimer = time.AfterFunc(30*time.Second, func() {
+		s.mu.Lock()
+		s.closeLocked(ReasonForcedClose, nil)
+	})
+	s.mu.Unlock()
+	return nil
+}
+
+// kick starts delivery of the queue. Called with mu held; releases it.
+func (s *Session) kick() {
+	if !s.websocket {
+		if s.pollWait != nil {
+			close(s.pollWait)
+			s.pollWait = nil
+		}
+		s.mu.Unlock()
+		return
+	}
+	if s.flushing || s.ws == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.flushing = true
+	if s.ws.Evented() {
+		s.flush()
+		return
+	}
+	s.mu.Unlock()
+	go func() {
+		s.mu.Lock()
+		s.flush()
+	}()
+}
+
+// flush writes the queue to the WebSocket in batches, one write per batch.
+// Called with mu held and flushing set; releases mu.
+func (s *Session) flush() {
+	var arr [8][]byte
+	for len(s.queue) > 0 && s.ws != nil && s.state != stateClosed {
+		batch := s.queue
+		s.queue = nil
+		ws := s.ws
+		deflate, threshold := s.deflate(ws)
+		s.mu.Unlock()
+		frames := arr[:0]
+		if len(batch) > len(arr) {
+			frames = make([][]byte, 0, len(batch))
+		}
+		for _, m := range batch {
+			frames = append(frames, m.frame(s.rev, deflate, threshold))
+		}
+		err := ws.WriteFrames(frames)
+		clear(frames)
+		s.mu.Lock()
+		if err != nil {
+			break // the connection's close notification ends the session
+		}
+	}
+	s.flushing = false
+	s.mu.Unlock()
+}
+
+func (s *Session) deflate(ws *websocket.Conn) (bool, int) {
+	if pd := s.srv.cfg.PerMessageDeflate; pd != nil && ws.Compression() {
+		return true, pd.Threshold
+	}
+	return false, 0
+}
+
+// closeLocked ends the session. Called with mu held; releases it.
+func (s *Session) closeLocked(reason Reason, err error) {
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	s.reason = reason
+	s.stopUpgradeLocked()
+	if s.closeTimer != nil {
+		s.closeTimer.Stop()
+	}
+	ws, probe := s.ws, s.probe
+	s.ws, s.probe = nil, nil
+	if s.pollWait != nil {
+		close(s.pollWait) // the waiting poll answers with the close packet
+		s.pollWait = nil
+	}
+	if s.websocket || !s.getActive {
+		s.queue = nil
+	}
+	s.mu.Unlock()
+
+	s.srv.wheel.cancel(&s.hb)
+	s.srv.removeSession(s)
+	if ws != nil {
+		code := 0
+		if reason == ReasonForcedClose {
+			code = websocket.CloseNormal
+		}
+		_ = ws.Close(code, "")
+	}
+	if probe != nil {
+		_ = probe.CloseNow()
+	}
+	s.post(inEvent{close: true, reason: reason, err: err})
+}
+
+// fail closes the session for a reason; safe to call without mu.
+func (s *Session) fail(reason Reason, err error) {
+	s.mu.Lock()
+	s.closeLocked(reason, err)
+}
+
+func (s *Session) stopUpgradeLocked() {
+	s.upgrading = false
+	if s.upTimer != nil {
+		s.upTimer.Stop()
+		s.upTimer = nil
+	}
+	if s.noopTimer != nil {
+		s.noopTimer.Stop()
+		s.noopTimer = nil
+	}
+}
+
+// post adds an event to the inbox and makes sure a goroutine delivers it.
+func (s *Session) post(ev inEvent) {
+	s.inMu.Lock()
+	s.inbox = append(s.inbox, ev)
+	if s.dispatching {
+		s.inMu.Unlock()
+		return
+	}
+	s.dispatching = true
+	s.inMu.Unlock()
+	go s.dispatch()
+}
+
+// dispatch delivers inbox events in order, then exits: no goroutine stays
+// behind for an idle session.
+func (s *Session) dispatch() {
+	for {
+		s.inMu.Lock()
+		batch := s.inbox
+		s.inbox = nil
+		if len(batch) == 0 {
+			s.dispatching = false
+			s.inMu.Unlock()
+			return
+		}
+		s.inMu.Unlock()
+		for i := range batch {
+			s.deliver(&batch[i])
+			batch[i] = inEvent{}
+		}
+	}
+}
+
+func (s *Session) deliver(ev *inEvent) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.srv.cfg.Logger.Error("engineio: handler panic", "sid", s.id, "panic", r, "stack", string(debug.Stack()))
+			if !ev.close {
+				s.fail(ReasonTransportError, fmt.Errorf("engineio: handler panic: %v", r))
+			}
+		}
+	}()
+	h := s.srv.handler
+	switch {
+	case ev.close:
+		h.OnClose(s, ev.reason, ev.err)
+	case ev.binary:
+		h.OnBinary(s, ev.data)
+	default:
+		h.OnText(s, ev.data)
+	}
+}
+
+var errHeartbeatDirection = errors.New("engineio: invalid heartbeat direction")
+
+// onPacket handles a packet received on the session's transport.
+// owned tells whether p.Data may be retained (otherwise it is copied).
+func (s *Session) onPacket(p eio.Packet, owned bool) {
+	switch p.Type {
+	case eio.Message:
+		data := p.Data
+		if !owned {
+			data = append([]byte(nil), data...)
+		}
+		s.mu.Lock()
+		open := s.state == stateOpen
+		s.mu.Unlock()
+		if open {
+			s.post(inEvent{data: data, binary: p.Binary})
+		}
+	case eio.Ping:
+		if s.rev != eio.Rev3 {
+			s.fail(ReasonTransportError, errHeartbeatDirection)
+			return
+		}
+		s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout)
+		s.mu.Lock()
+		if s.state != stateOpen {
+			s.mu.Unlock()
+			return
+		}
+		s.queue = append(s.queue, msgPong)
+		s.kick()
+	case eio.Pong:
+		if s.rev == eio.Rev3 {
+			s.fail(ReasonTransportError, errHeartbeatDirection)
+			return
+		}
+		s.mu.Lock()
+		if s.state == stateOpen {
+			s.awaitPong = false
+			s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingInterval)
+		}
+		s.mu.Unlock()
+	case eio.Close:
+		s.fail(ReasonTransportClose, nil)
+	default:
+		// open, upgrade and noop mean nothing on an established transport.
+	}
+}
+
+// heartbeat fires from the wheel.
+func (s *Session) heartbeat() {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	if s.rev == eio.Rev3 || s.awaitPong {
+		s.closeLocked(ReasonPingTimeout, nil)
+		return
+	}
+	s.awaitPong = true
+	s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingTimeout)
+	s.queue = append(s.queue, msgPing)
+	s.kick()
+}
+
+func (s *Session) startHeartbeat() {
+	s.hb.fire = s.heartbeat
+	if s.rev == eio.Rev3 {
+		s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout)
+	} else {
+		s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingInterval)
+	}
+}
