@@ -121,15 +121,34 @@ func (s *Session) Data() any {
 // message is written at once on a WebSocket (what the socket does not take
 // is kept by the poller, up to Config.MaxWriteBuffer), or held for the next
 // poll. It returns ErrSessionClosed once the session is closing.
-func (s *Session) Send(m *Message) error {
+//
+// Several messages given in one call are queued together: no message of
+// another call comes between them.
+func (s *Session) Send(msgs ...*Message) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
 		return ErrSessionClosed
 	}
-	s.queue = append(s.queue, m)
+	s.queue = append(s.queue, msgs...)
 	s.kick()
 	return nil
+}
+
+// SendVolatile is Send for messages that may be lost: they are dropped,
+// returning false, when the transport cannot take them at once (a polling
+// client with no poll waiting, an upgrade in progress, or a WebSocket
+// with writes already pending).
+func (s *Session) SendVolatile(msgs ...*Message) bool {
+	s.mu.Lock()
+	if s.state != stateOpen || s.upgrading || len(s.queue) > 0 || s.flushing ||
+		(s.websocket && s.ws == nil) || (!s.websocket && s.pollWait == nil) {
+		s.mu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, msgs...)
+	s.kick()
+	return true
 }
 
 // SendText sends a text message.

@@ -1,0 +1,247 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/go-sio/sio/engineio"
+	"github.com/go-sio/sio/parser/sio"
+)
+
+// client is one Engine.IO session seen by the Socket.IO layer: it decodes
+// packets (owning the binary reassembly state) and routes them to the
+// session's sockets, one per namespace.
+//
+// onText and onBinary are called by the engine one at a time, in order, so
+// the decoder needs no lock. They never run user code: events go to the
+// socket's own serial executor, acknowledgements resolve at once.
+type client struct {
+	srv   *Server
+	conn  *engineio.Session
+	proto sio.Protocol
+	dec   sio.Decoder
+
+	mu           sync.Mutex
+	nsps         map[string]*Socket
+	connectTimer *time.Timer
+	closed       bool
+}
+
+func newClient(srv *Server, conn *engineio.Session) *client {
+	c := &client{srv: srv, conn: conn, proto: sio.V5}
+	if conn.Protocol() == 3 {
+		c.proto = sio.V4
+	}
+	c.dec = sio.Decoder{Protocol: c.proto, MaxAttachments: srv.cfg.MaxAttachments}
+	return c
+}
+
+// start arms the connect timeout; a revision 3 client is connected to the
+// main namespace implicitly, as the reference does for socket.io-client 2.
+func (c *client) start() {
+	c.mu.Lock()
+	c.connectTimer = time.AfterFunc(c.srv.cfg.ConnectTimeout, c.connectTimeout)
+	c.mu.Unlock()
+	if c.proto == sio.V4 {
+		c.connect("/", queryAuth(c.conn.Handshake().Query))
+	}
+}
+
+func (c *client) connectTimeout() {
+	c.mu.Lock()
+	idle := len(c.nsps) == 0 && !c.closed
+	c.mu.Unlock()
+	if idle {
+		c.srv.log.Debug("socketio: no namespace joined in time, closing", "sid", c.conn.ID())
+		_ = c.conn.Close()
+	}
+}
+
+func (c *client) connected() {
+	c.mu.Lock()
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) onText(data []byte) {
+	p, complete, err := c.dec.DecodeText(data)
+	if err != nil {
+		c.protocolError(err)
+		return
+	}
+	if complete {
+		c.route(p)
+	}
+}
+
+func (c *client) onBinary(data []byte) {
+	p, complete, err := c.dec.DecodeBinary(data)
+	if err != nil {
+		c.protocolError(err)
+		return
+	}
+	if complete {
+		c.route(p)
+	}
+}
+
+// protocolError closes the connection after a malformed packet.
+func (c *client) protocolError(err error) {
+	c.srv.log.Debug("socketio: invalid packet, closing", "sid", c.conn.ID(), "err", err)
+	for _, s := range c.sockets() {
+		c.srv.reportError(s, err)
+	}
+	c.closeConn()
+}
+
+// closeConn closes the underlying connection; sockets see "forced close".
+func (c *client) closeConn() {
+	c.dec.Reset()
+	_ = c.conn.Close()
+}
+
+func (c *client) route(p *sio.Packet) {
+	name := p.Namespace
+	c.mu.Lock()
+	s := c.nsps[name]
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	switch {
+	case s == nil && p.Type == sio.Connect:
+		auth := p.Data
+		if c.proto == sio.V4 {
+			q, _ := url.ParseQuery(p.Query)
+			auth = queryAuth(q)
+		}
+		c.connect(name, auth)
+	case s != nil && p.Type != sio.Connect && p.Type != sio.ConnectError:
+		s.onPacket(p)
+	default:
+		// An event for a namespace not joined, a second CONNECT, or a
+		// client-sent CONNECT_ERROR: a protocol violation.
+		c.protocolError(errors.New("socketio: invalid packet for the connection state"))
+	}
+}
+
+// queryAuth turns a protocol-4 query string into the auth object.
+func queryAuth(q url.Values) json.RawMessage {
+	m := make(map[string]string, len(q))
+	for k, v := range q {
+		if len(v) > 0 {
+			m[k] = v[0]
+		}
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func (c *client) connect(name string, auth json.RawMessage) {
+	n := c.srv.lookup(name, auth)
+	if n == nil {
+		c.sendPacket(&sio.Packet{Type: sio.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}, false)
+		return
+	}
+	s := newSocket(n, c, auth)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.nsps == nil {
+		c.nsps = map[string]*Socket{}
+	}
+	c.nsps[name] = s
+	c.mu.Unlock()
+	s.exec.run(s.runConnect)
+}
+
+func (c *client) closedNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+func (c *client) remove(s *Socket) {
+	c.mu.Lock()
+	if c.nsps[s.ns.name] == s {
+		delete(c.nsps, s.ns.name)
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) sockets() []*Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Socket, 0, len(c.nsps))
+	for _, s := range c.nsps {
+		out = append(out, s)
+	}
+	return out
+}
+
+// onClose is the end of the engine session: every socket closes with the
+// engine's reason.
+func (c *client) onClose(reason Reason) {
+	c.mu.Lock()
+	c.closed = true
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+	c.mu.Unlock()
+	for _, s := range c.sockets() {
+		s.close(reason)
+	}
+	c.dec.Reset()
+}
+
+// disconnectAll disconnects every socket of the connection, then closes
+// it (Socket.Disconnect(true)).
+func (c *client) disconnectAll() {
+	for _, s := range c.sockets() {
+		s.disconnect()
+	}
+	_ = c.conn.Close()
+}
+
+// sendPacket encodes p for this connection and queues it.
+func (c *client) sendPacket(p *sio.Packet, volatile bool) error {
+	msgs := encodePacket(p, c.proto, true)
+	if volatile {
+		c.conn.SendVolatile(msgs...)
+		return nil
+	}
+	if err := c.conn.Send(msgs...); err != nil {
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// encodePacket builds the Engine.IO messages of a packet: its text form,
+// then one binary message per attachment.
+func encodePacket(p *sio.Packet, proto sio.Protocol, compress bool) []*engineio.Message {
+	text := sio.AppendPacket(make([]byte, 0, 16+len(p.Data)), proto, p)
+	msgs := make([]*engineio.Message, 0, 1+len(p.Attachments))
+	m := engineio.NewTextMessage(text)
+	if !compress {
+		m = m.NoCompress()
+	}
+	msgs = append(msgs, m)
+	for _, a := range p.Attachments {
+		bm := engineio.NewBinaryMessage(a)
+		if !compress {
+			bm = bm.NoCompress()
+		}
+		msgs = append(msgs, bm)
+	}
+	return msgs
+}

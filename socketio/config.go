@@ -1,0 +1,127 @@
+package socketio
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/engineio"
+)
+
+// Config configures a Server. The zero value means the defaults of the
+// Node.js reference server (socket.io 4.x over engine.io 6.x).
+type Config struct {
+	// Path is where the server is mounted. Default "/socket.io/".
+	Path string
+
+	// PingInterval is the heartbeat period. Default 25 s.
+	PingInterval time.Duration
+	// PingTimeout closes a connection whose heartbeat is this late.
+	// Default 20 s.
+	PingTimeout time.Duration
+	// UpgradeTimeout bounds the upgrade from polling to WebSocket.
+	// Default 10 s.
+	UpgradeTimeout time.Duration
+	// MaxHTTPBufferSize is the largest message (and polling request body)
+	// accepted, in bytes. Default 1e6.
+	MaxHTTPBufferSize int64
+	// Transports enabled. Default polling and websocket.
+	Transports []string
+	// DisallowUpgrades keeps polling clients on polling.
+	DisallowUpgrades bool
+	// AllowEIO3 accepts socket.io-client 2.x (Engine.IO revision 3,
+	// Socket.IO protocol 4).
+	AllowEIO3 bool
+	// AllowRequest may reject a connection's first request; the error
+	// message is sent with a 403.
+	AllowRequest func(r *http.Request) error
+	// CORS enables cross-origin requests (off by default).
+	CORS *engineio.CORS
+	// Cookie sets a session cookie on the handshake (off by default).
+	Cookie *engineio.Cookie
+	// PerMessageDeflate enables WebSocket compression (off by default).
+	PerMessageDeflate *engineio.PerMessageDeflate
+	// HTTPCompression configures polling compression (on by default for
+	// responses of 1 KB or more).
+	HTTPCompression *engineio.HTTPCompression
+	// MaxWriteBuffer bounds what is held for a WebSocket client that does
+	// not read; past it the client is disconnected. Default 4 MiB.
+	MaxWriteBuffer int
+	// BlockingWebSocket serves WebSocket connections with a goroutine
+	// each instead of the event poller.
+	BlockingWebSocket bool
+
+	// ConnectTimeout closes connections that join no namespace in time.
+	// Default 45 s.
+	ConnectTimeout time.Duration
+	// MaxAttachments is the most binary attachments a client packet may
+	// declare. Default 10.
+	MaxAttachments int
+	// Adapter creates the adapter of each namespace. Default
+	// adapter.NewMemory.
+	Adapter adapter.Factory
+	// ClientFS, when set, serves the socket.io client bundle from it at
+	// <Path>socket.io.js (also .min.js, .esm.min.js, .msgpack.min.js and
+	// their .map files), as the reference's serveClient does. Point it at
+	// node_modules/socket.io-client/dist.
+	ClientFS fs.FS
+	// CleanupEmptyChildNamespaces removes a namespace created by a parent
+	// namespace once its last socket leaves.
+	CleanupEmptyChildNamespaces bool
+	// OnError receives errors tied to a socket that no caller can
+	// receive: a handler whose arguments did not bind, a handler or
+	// middleware that returned an error, a panic in a handler. Default:
+	// logged at Debug level (Error level for panics).
+	OnError func(s *Socket, err error)
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Path == "" {
+		c.Path = "/socket.io/"
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 45 * time.Second
+	}
+	if c.ConnectTimeout < 0 {
+		return c, fmt.Errorf("socketio: invalid config: negative ConnectTimeout")
+	}
+	if c.MaxAttachments == 0 {
+		c.MaxAttachments = 10
+	}
+	if c.MaxAttachments < 0 {
+		return c, fmt.Errorf("socketio: invalid config: negative MaxAttachments")
+	}
+	if c.Adapter == nil {
+		c.Adapter = adapter.NewMemory
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+func (c *Config) engineConfig() engineio.Config {
+	return engineio.Config{
+		Path:              c.Path,
+		PingInterval:      c.PingInterval,
+		PingTimeout:       c.PingTimeout,
+		UpgradeTimeout:    c.UpgradeTimeout,
+		MaxHTTPBufferSize: c.MaxHTTPBufferSize,
+		Transports:        c.Transports,
+		DisallowUpgrades:  c.DisallowUpgrades,
+		AllowEIO3:         c.AllowEIO3,
+		AllowRequest:      c.AllowRequest,
+		CORS:              c.CORS,
+		Cookie:            c.Cookie,
+		PerMessageDeflate: c.PerMessageDeflate,
+		HTTPCompression:   c.HTTPCompression,
+		MaxWriteBuffer:    c.MaxWriteBuffer,
+		BlockingWebSocket: c.BlockingWebSocket,
+		Logger:            c.Logger,
+	}
+}

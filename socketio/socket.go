@@ -1,0 +1,699 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/engineio"
+	"github.com/go-sio/sio/parser/sio"
+)
+
+// Reason says why a socket disconnected. The values are the reference's,
+// and are what the client sees mapped to its own reasons.
+type Reason string
+
+// Disconnect reasons.
+const (
+	ReasonTransportError       Reason = "transport error"
+	ReasonTransportClose       Reason = "transport close"
+	ReasonForcedClose          Reason = "forced close"
+	ReasonPingTimeout          Reason = "ping timeout"
+	ReasonParseError           Reason = "parse error"
+	ReasonServerShuttingDown   Reason = "server shutting down"
+	ReasonForcedServerClose    Reason = "forced server close"
+	ReasonClientNamespaceClose Reason = "client namespace disconnect"
+	ReasonServerNamespaceClose Reason = "server namespace disconnect"
+)
+
+// Errors.
+var (
+	// ErrDisconnected is returned for operations on a disconnected socket.
+	ErrDisconnected = errors.New("socketio: socket disconnected")
+	// ErrAckTimeout is returned when an acknowledgement did not arrive in
+	// time.
+	ErrAckTimeout = errors.New("socketio: operation has timed out")
+	// ErrReservedEvent is returned when emitting a reserved event name.
+	ErrReservedEvent = errors.New("socketio: reserved event name")
+	// ErrNoAck is returned by Event.Ack when the client asked for none.
+	ErrNoAck = errors.New("socketio: no acknowledgement requested")
+	// ErrAckSent is returned by a second Event.Ack.
+	ErrAckSent = errors.New("socketio: acknowledgement already sent")
+	// ErrBadArguments wraps argument binding failures.
+	ErrBadArguments = errors.New("socketio: bad event arguments")
+)
+
+// Handshake describes the connection of a socket, as the reference's
+// socket.handshake does.
+type Handshake struct {
+	Headers http.Header
+	Time    time.Time
+	Address string
+	XDomain bool
+	Secure  bool
+	URL     string
+	Query   url.Values
+	// Auth is the payload of the client's CONNECT packet (the auth option
+	// of socket.io-client; for 2.x clients, the query of the namespace).
+	Auth json.RawMessage
+}
+
+// Socket is a client's connection to one namespace.
+//
+// Handlers registered on a socket run one at a time, in the order the
+// client sent the packets, on a goroutine that exists while the socket has
+// work (never the goroutine that reads the network). Methods are safe for
+// concurrent use.
+type Socket struct {
+	id     string
+	ns     *Namespace
+	client *client
+	hs     Handshake
+	exec   executor
+
+	data atomic.Pointer[any]
+
+	mu              sync.Mutex
+	state           uint8 // connecting, connected, closed
+	joined          bool  // passed the middlewares
+	handlers        map[string]func(*Event) error
+	anyHandlers     []func(*Event)
+	anyOutgoing     []func(event string, args []any)
+	middlewares     []func(*Event) error
+	onDisconnect    []func(Reason)
+	onDisconnecting []func(Reason)
+	acks            map[uint64]func(*sio.Packet)
+}
+
+const (
+	stateConnecting uint8 = iota
+	stateConnected
+	stateClosed
+)
+
+func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
+	ehs := c.conn.Handshake()
+	if len(auth) == 0 {
+		auth = json.RawMessage("{}")
+	}
+	origin := ehs.Header.Get("Origin")
+	return &Socket{
+		id:     newSocketID(),
+		ns:     n,
+		client: c,
+		hs: Handshake{
+			Headers: ehs.Header,
+			Time:    ehs.Time,
+			Address: ehs.RemoteAddr,
+			XDomain: origin != "",
+			Secure:  ehs.Secure,
+			URL:     ehs.URL,
+			Query:   ehs.Query,
+			Auth:    auth,
+		},
+	}
+}
+
+// newSocketID returns 20 characters of base64url from 15 random bytes.
+func newSocketID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ID is the socket's public id (20 characters, distinct from the Engine.IO
+// session id).
+func (s *Socket) ID() string { return s.id }
+
+// Namespace is the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.ns }
+
+// Handshake returns the connection details.
+func (s *Socket) Handshake() *Handshake { return &s.hs }
+
+// Transport is the current transport name ("polling" or "websocket").
+func (s *Socket) Transport() string { return s.client.conn.Transport() }
+
+// Conn returns the Engine.IO session under the socket.
+func (s *Socket) Conn() *engineio.Session { return s.client.conn }
+
+// SetData attaches application data to the socket. It is what
+// FetchSockets reports (as JSON) on any node.
+func (s *Socket) SetData(v any) { s.data.Store(&v) }
+
+// Data returns the value given to SetData, or nil.
+func (s *Socket) Data() any {
+	if p := s.data.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateConnected
+}
+
+// On registers the handler of event, replacing any previous one. A
+// returned error goes to Config.OnError.
+func (s *Socket) On(event string, fn func(*Event) error) {
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = map[string]func(*Event) error{}
+	}
+	s.handlers[event] = fn
+	s.mu.Unlock()
+}
+
+// Off removes the handler of event.
+func (s *Socket) Off(event string) {
+	s.mu.Lock()
+	delete(s.handlers, event)
+	s.mu.Unlock()
+}
+
+// OnAny registers a handler called for every incoming event, before the
+// event's own handler.
+func (s *Socket) OnAny(fn func(*Event)) {
+	s.mu.Lock()
+	s.anyHandlers = append(s.anyHandlers, fn)
+	s.mu.Unlock()
+}
+
+// OnAnyOutgoing registers a handler called for every event emitted to
+// this socket (directly, not by broadcasts).
+func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
+	s.mu.Lock()
+	s.anyOutgoing = append(s.anyOutgoing, fn)
+	s.mu.Unlock()
+}
+
+// Use adds a per-packet middleware, run before the handlers of each
+// incoming event; an error stops the event and goes to Config.OnError.
+func (s *Socket) Use(fn func(*Event) error) {
+	s.mu.Lock()
+	s.middlewares = append(s.middlewares, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting registers a handler called when the socket is about to
+// disconnect, while it is still in its rooms.
+func (s *Socket) OnDisconnecting(fn func(reason Reason)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers a handler called once the socket has
+// disconnected.
+func (s *Socket) OnDisconnect(fn func(reason Reason)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, fn)
+	s.mu.Unlock()
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...string) { s.ns.adapter.AddAll(s.id, rooms...) }
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
+
+// Rooms returns the socket's rooms (its own id first).
+func (s *Socket) Rooms() []string { return s.ns.adapter.Rooms(s.id) }
+
+// Emit sends an event to the client. Arguments are encoded as JSON;
+// []byte values (also nested in []any and map[string]any) travel as binary
+// attachments.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emitter().Emit(event, args...)
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement,
+// until ctx ends.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*AckReply, error) {
+	return s.emitter().EmitWithAck(ctx, event, args...)
+}
+
+func (s *Socket) emitter() SocketEmitter { return SocketEmitter{s: s, compress: true} }
+
+// Timeout returns an emitter whose acknowledgements time out after d.
+func (s *Socket) Timeout(d time.Duration) SocketEmitter { return s.emitter().Timeout(d) }
+
+// Volatile returns an emitter whose events may be dropped when the
+// client cannot take them at once.
+func (s *Socket) Volatile() SocketEmitter { return s.emitter().Volatile() }
+
+// Compress returns an emitter with the compression flag set to c.
+func (s *Socket) Compress(c bool) SocketEmitter { return s.emitter().Compress(c) }
+
+// To selects the sockets in rooms, except this one.
+func (s *Socket) To(rooms ...string) BroadcastOperator {
+	return s.ns.To(rooms...).Except(s.id)
+}
+
+// In is To.
+func (s *Socket) In(rooms ...string) BroadcastOperator { return s.To(rooms...) }
+
+// Except selects every socket of the namespace but this one and those in
+// rooms.
+func (s *Socket) Except(rooms ...string) BroadcastOperator {
+	return s.ns.Except(append([]string{s.id}, rooms...)...)
+}
+
+// Broadcast selects every socket of the namespace but this one.
+func (s *Socket) Broadcast() BroadcastOperator { return s.ns.Except(s.id) }
+
+// Disconnect disconnects the socket from its namespace, and closes the
+// whole connection when close is true. The client sees "io server
+// disconnect".
+func (s *Socket) Disconnect(close bool) {
+	if close {
+		s.client.disconnectAll()
+		return
+	}
+	s.disconnect()
+}
+
+func (s *Socket) disconnect() {
+	s.mu.Lock()
+	connected := s.state == stateConnected
+	s.mu.Unlock()
+	if !connected {
+		return
+	}
+	_ = s.client.sendPacket(&sio.Packet{Type: sio.Disconnect, Namespace: s.ns.name}, false)
+	s.close(ReasonServerNamespaceClose)
+}
+
+// SocketEmitter emits to one socket with flags; it is an immutable value.
+type SocketEmitter struct {
+	s        *Socket
+	timeout  time.Duration
+	volatile bool
+	compress bool
+}
+
+// Timeout returns a copy whose acknowledgements time out after d.
+func (e SocketEmitter) Timeout(d time.Duration) SocketEmitter { e.timeout = d; return e }
+
+// Volatile returns a volatile copy.
+func (e SocketEmitter) Volatile() SocketEmitter { e.volatile = true; return e }
+
+// Compress returns a copy with the compression flag set to c.
+func (e SocketEmitter) Compress(c bool) SocketEmitter { e.compress = c; return e }
+
+// Emit sends an event.
+func (e SocketEmitter) Emit(event string, args ...any) error {
+	p, err := eventPacket(e.s.ns.name, event, args)
+	if err != nil {
+		return err
+	}
+	return e.s.send(p, event, args, e.volatile, e.compress)
+}
+
+// EmitWithAck sends an event and waits for its acknowledgement until the
+// emitter's timeout (if any) or ctx ends.
+func (e SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (*AckReply, error) {
+	p, err := eventPacket(e.s.ns.name, event, args)
+	if err != nil {
+		return nil, err
+	}
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, e.timeout, ErrAckTimeout)
+		defer cancel()
+	}
+	ch := make(chan *sio.Packet, 1)
+	id := e.s.ns.nextAckID()
+	p.ID, p.HasID = id, true
+	if !e.s.addAck(id, func(ack *sio.Packet) { ch <- ack }) {
+		return nil, ErrDisconnected
+	}
+	if err := e.s.send(p, event, args, e.volatile, e.compress); err != nil {
+		e.s.removeAck(id)
+		return nil, err
+	}
+	select {
+	case ack := <-ch:
+		if ack == nil {
+			return nil, ErrDisconnected
+		}
+		return newAckReply(ack)
+	case <-ctx.Done():
+		e.s.removeAck(id)
+		if cause := context.Cause(ctx); errors.Is(cause, ErrAckTimeout) {
+			return nil, ErrAckTimeout
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// eventPacket builds an EVENT packet from Go values.
+func eventPacket(nsp, event string, args []any) (*sio.Packet, error) {
+	if sio.IsReservedEvent(event) {
+		return nil, fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	}
+	data, atts, err := sio.EncodeArgs(event, args)
+	if err != nil {
+		return nil, fmt.Errorf("socketio: encoding %q: %w", event, err)
+	}
+	t := sio.Event
+	if len(atts) > 0 {
+		t = sio.BinaryEvent
+	}
+	return &sio.Packet{Type: t, Namespace: nsp, Data: data, Attachments: atts}, nil
+}
+
+func (s *Socket) send(p *sio.Packet, event string, args []any, volatile, compress bool) error {
+	s.mu.Lock()
+	if s.state != stateConnected {
+		s.mu.Unlock()
+		return ErrDisconnected
+	}
+	outgoing := s.anyOutgoing
+	s.mu.Unlock()
+	for _, fn := range outgoing {
+		fn(event, args)
+	}
+	msgs := encodePacket(p, s.client.proto, compress)
+	if volatile {
+		s.client.conn.SendVolatile(msgs...)
+		return nil
+	}
+	if err := s.client.conn.Send(msgs...); err != nil {
+		return ErrDisconnected
+	}
+	return nil
+}
+
+func (s *Socket) addAck(id uint64, fn func(*sio.Packet)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateClosed {
+		return false
+	}
+	if s.acks == nil {
+		s.acks = map[uint64]func(*sio.Packet){}
+	}
+	s.acks[id] = fn
+	return true
+}
+
+func (s *Socket) removeAck(id uint64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+// onPacket handles a packet from the client for this socket.
+func (s *Socket) onPacket(p *sio.Packet) {
+	switch p.Type {
+	case sio.Event, sio.BinaryEvent:
+		s.mu.Lock()
+		open := s.state != stateClosed
+		s.mu.Unlock()
+		if open {
+			s.exec.run(func() { s.onEvent(p) })
+		}
+	case sio.Ack, sio.BinaryAck:
+		s.mu.Lock()
+		fn := s.acks[p.ID]
+		delete(s.acks, p.ID)
+		s.mu.Unlock()
+		if fn != nil {
+			fn(p)
+		}
+	case sio.Disconnect:
+		// The state changes now; events queued before still run.
+		s.close(ReasonClientNamespaceClose)
+	}
+}
+
+func (s *Socket) onEvent(p *sio.Packet) {
+	s.mu.Lock()
+	if !s.joined {
+		s.mu.Unlock()
+		return // the connection was refused
+	}
+	mws, anys := s.middlewares, s.anyHandlers
+	s.mu.Unlock()
+	ev, err := newEvent(s, p)
+	if err != nil {
+		s.ns.srv.reportError(s, err)
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.ns.srv.reportError(s, recovered(r))
+		}
+	}()
+	for _, mw := range mws {
+		if err := mw(ev); err != nil {
+			s.ns.srv.reportError(s, &EventError{Event: ev.name, Err: err})
+			return
+		}
+	}
+	for _, fn := range anys {
+		fn(ev)
+	}
+	s.mu.Lock()
+	h := s.handlers[ev.name]
+	s.mu.Unlock()
+	if h == nil {
+		return
+	}
+	if err := h(ev); err != nil {
+		s.ns.srv.reportError(s, &EventError{Event: ev.name, Err: err})
+	}
+}
+
+// runConnect runs the namespace middlewares, then connects the socket and
+// runs the connection handlers. It runs on the socket's executor, so
+// events sent by the client meanwhile wait for it.
+func (s *Socket) runConnect() {
+	n := s.ns
+	for _, mw := range n.middlewareList() {
+		err := safeMiddleware(mw, s)
+		if err != nil {
+			s.client.remove(s)
+			s.mu.Lock()
+			s.state = stateClosed
+			s.mu.Unlock()
+			_ = s.client.sendPacket(&sio.Packet{Type: sio.ConnectError, Namespace: n.name, Data: connectErrorData(err, s.client.proto)}, false)
+			return
+		}
+	}
+	s.mu.Lock()
+	if s.state != stateConnecting || s.client.closedNow() {
+		s.state = stateClosed
+		s.mu.Unlock()
+		s.client.remove(s)
+		return
+	}
+	s.state = stateConnected
+	s.joined = true
+	s.mu.Unlock()
+	n.add(s)
+	n.adapter.AddAll(s.id, s.id)
+	reply := &sio.Packet{Type: sio.Connect, Namespace: n.name}
+	if s.client.proto == sio.V5 {
+		reply.Data, _ = json.Marshal(struct {
+			SID string `json:"sid"`
+		}{s.id})
+	}
+	_ = s.client.sendPacket(reply, false)
+	s.client.connected()
+	for _, fn := range n.connectionHandlers() {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.ns.srv.reportError(s, recovered(r))
+				}
+			}()
+			fn(s)
+		}()
+	}
+}
+
+func safeMiddleware(mw Middleware, s *Socket) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.ns.srv.reportError(s, recovered(r))
+			err = errors.New("middleware error")
+		}
+	}()
+	return mw(s)
+}
+
+// connectErrorData is the CONNECT_ERROR payload for a middleware error.
+func connectErrorData(err error, proto sio.Protocol) json.RawMessage {
+	var ce *ConnectError
+	msg := err.Error()
+	var data any
+	if errors.As(err, &ce) {
+		msg, data = ce.Message, ce.Data
+	}
+	if proto == sio.V4 {
+		// socket.io-client 2.x receives err.data || err.message.
+		if data != nil {
+			if b, err := json.Marshal(data); err == nil {
+				return b
+			}
+		}
+		b, _ := json.Marshal(msg)
+		return b
+	}
+	b, err := json.Marshal(struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{msg, data})
+	if err != nil {
+		b, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{msg})
+	}
+	return b
+}
+
+// close disconnects the socket for reason: disconnecting handlers run
+// while it is still in its rooms, then it leaves them, then disconnect
+// handlers run. Pending acknowledgements fail at once.
+func (s *Socket) close(reason Reason) {
+	s.mu.Lock()
+	if s.state != stateConnected {
+		wasConnecting := s.state == stateConnecting
+		s.state = stateClosed
+		s.mu.Unlock()
+		if wasConnecting {
+			s.client.remove(s)
+		}
+		return
+	}
+	s.state = stateClosed
+	acks := s.acks
+	s.acks = nil
+	disconnecting, disconnect := s.onDisconnecting, s.onDisconnect
+	s.mu.Unlock()
+	for _, fn := range acks {
+		fn(nil)
+	}
+	s.exec.run(func() {
+		for _, fn := range disconnecting {
+			s.safeCall(func() { fn(reason) })
+		}
+		s.ns.adapter.DelAll(s.id)
+		s.ns.remove(s)
+		s.client.remove(s)
+		for _, fn := range disconnect {
+			s.safeCall(func() { fn(reason) })
+		}
+	})
+}
+
+func (s *Socket) safeCall(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.ns.srv.reportError(s, recovered(r))
+		}
+	}()
+	fn()
+}
+
+// info describes the socket for FetchSockets.
+func (s *Socket) info() adapter.SocketInfo {
+	hs := struct {
+		Headers map[string]string `json:"headers"`
+		Time    string            `json:"time"`
+		Address string            `json:"address"`
+		XDomain bool              `json:"xdomain"`
+		Secure  bool              `json:"secure"`
+		Issued  int64             `json:"issued"`
+		URL     string            `json:"url"`
+		Query   map[string]string `json:"query"`
+		Auth    json.RawMessage   `json:"auth"`
+	}{
+		Headers: map[string]string{},
+		Time:    s.hs.Time.UTC().Format(time.RFC1123),
+		Address: s.hs.Address,
+		XDomain: s.hs.XDomain,
+		Secure:  s.hs.Secure,
+		Issued:  s.hs.Time.UnixMilli(),
+		URL:     s.hs.URL,
+		Query:   map[string]string{},
+		Auth:    s.hs.Auth,
+	}
+	for k, v := range s.hs.Headers {
+		if len(v) > 0 {
+			hs.Headers[lowerASCII(k)] = v[0]
+		}
+	}
+	for k, v := range s.hs.Query {
+		if len(v) > 0 {
+			hs.Query[k] = v[0]
+		}
+	}
+	hsJSON, _ := json.Marshal(hs)
+	data, err := json.Marshal(s.Data())
+	if err != nil {
+		data = json.RawMessage("null")
+	}
+	return adapter.SocketInfo{ID: s.id, Handshake: hsJSON, Rooms: s.Rooms(), Data: data}
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+// executor runs functions one at a time in order, on a goroutine that
+// exists only while there is work.
+type executor struct {
+	mu      sync.Mutex
+	q       []func()
+	running bool
+}
+
+func (e *executor) run(f func()) {
+	e.mu.Lock()
+	e.q = append(e.q, f)
+	if e.running {
+		e.mu.Unlock()
+		return
+	}
+	e.running = true
+	e.mu.Unlock()
+	go e.loop()
+}
+
+func (e *executor) loop() {
+	for {
+		e.mu.Lock()
+		if len(e.q) == 0 {
+			e.q = nil
+			e.running = false
+			e.mu.Unlock()
+			return
+		}
+		f := e.q[0]
+		e.q[0] = nil
+		e.q = e.q[1:]
+		e.mu.Unlock()
+		f()
+	}
+}
