@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -46,6 +47,10 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	srv.engine = eng
 	if cfg.ClientFS != nil {
+		if _, err := fs.Stat(cfg.ClientFS, "socket.io.js"); err != nil {
+			eng.Close()
+			return nil, fmt.Errorf("socketio: invalid config: ClientFS has no socket.io.js (install the client with npm): %w", err)
+		}
 		srv.static = newStaticFiles(cfg.ClientFS)
 	}
 	srv.main = srv.Of("/")

@@ -85,6 +85,7 @@ type Socket struct {
 	mu              sync.Mutex
 	state           uint8 // connecting, connected, closed
 	joined          bool  // passed the middlewares
+	left            bool  // left its rooms for good: Join does nothing
 	handlers        map[string]func(*Event) error
 	anyHandlers     []func(*Event)
 	anyOutgoing     []func(event string, args []any)
@@ -121,6 +122,14 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 			Auth:    auth,
 		},
 	}
+}
+
+// BindAuth decodes the auth payload into v.
+func (h *Handshake) BindAuth(v any) error {
+	if err := json.Unmarshal(h.Auth, v); err != nil {
+		return fmt.Errorf("%w: auth: %v", ErrBadArguments, err)
+	}
+	return nil
 }
 
 // newSocketID returns 20 characters of base64url from 15 random bytes.
@@ -200,7 +209,10 @@ func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 }
 
 // Use adds a per-packet middleware, run before the handlers of each
-// incoming event; an error stops the event and goes to Config.OnError.
+// incoming event; an error stops the event and goes to Config.OnError. A
+// middleware that refuses an event the client wants acknowledged should
+// call ev.Ack itself (with an error value the application defines), or the
+// client waits until its own timeout.
 func (s *Socket) Use(fn func(*Event) error) {
 	s.mu.Lock()
 	s.middlewares = append(s.middlewares, fn)
@@ -223,8 +235,28 @@ func (s *Socket) OnDisconnect(fn func(reason Reason)) {
 	s.mu.Unlock()
 }
 
-// Join adds the socket to rooms.
-func (s *Socket) Join(rooms ...string) { s.ns.adapter.AddAll(s.id, rooms...) }
+// Join adds the socket to rooms. Room names share one space with socket
+// ids (every socket is in the room named by its id), so prefix room names
+// chosen by users (for example "room:"+name) to keep them from addressing
+// another socket's private room. It does nothing once the socket has
+// left its rooms on disconnection (or on a refused connection), so that no
+// room outlives its sockets.
+func (s *Socket) Join(rooms ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.left {
+		s.ns.adapter.AddAll(s.id, rooms...)
+	}
+}
+
+// leaveAll removes the socket from every room for good. A concurrent Join
+// either completes before (and is undone here) or sees left.
+func (s *Socket) leaveAll() {
+	s.mu.Lock()
+	s.left = true
+	s.mu.Unlock()
+	s.ns.adapter.DelAll(s.id)
+}
 
 // Leave removes the socket from room.
 func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
@@ -490,6 +522,7 @@ func (s *Socket) runConnect() {
 			s.mu.Lock()
 			s.state = stateClosed
 			s.mu.Unlock()
+			s.leaveAll() // rooms a middleware joined
 			_ = s.client.sendPacket(&sio.Packet{Type: sio.ConnectError, Namespace: n.name, Data: connectErrorData(err, s.client.proto)}, false)
 			return
 		}
@@ -499,6 +532,7 @@ func (s *Socket) runConnect() {
 		s.state = stateClosed
 		s.mu.Unlock()
 		s.client.remove(s)
+		s.leaveAll()
 		return
 	}
 	s.state = stateConnected
@@ -588,13 +622,16 @@ func (s *Socket) close(reason Reason) {
 	for _, fn := range acks {
 		fn(nil)
 	}
+	// The namespace is free on the connection at once: a CONNECT right
+	// behind the DISCONNECT (socket.disconnect().connect() in a client)
+	// makes a new socket instead of being taken for a duplicate.
+	s.client.remove(s)
 	s.exec.run(func() {
 		for _, fn := range disconnecting {
 			s.safeCall(func() { fn(reason) })
 		}
-		s.ns.adapter.DelAll(s.id)
+		s.leaveAll()
 		s.ns.remove(s)
-		s.client.remove(s)
 		for _, fn := range disconnect {
 			s.safeCall(func() { fn(reason) })
 		}

@@ -39,7 +39,8 @@ func (sf *staticFiles) serve(w http.ResponseWriter, r *http.Request, name string
 	}
 	f, ok := sf.load(name)
 	if !ok {
-		return false
+		http.NotFound(w, r)
+		return true
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
 		if inm == f.etag || inm == "W/"+f.etag {
