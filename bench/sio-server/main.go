@@ -1,0 +1,77 @@
+// Command sio-server is the Go server of the benchmark contract (see
+// package benchserver). It listens on 127.0.0.1 and prints
+// "LISTENING <port>" once it accepts connections.
+//
+//	go run ./bench/sio-server -port 3000
+//
+// The port also comes from $PORT; 0 (the default) picks a free one. The
+// heartbeat is the reference default (25 s) unless -ping-interval or
+// $PING_INTERVAL_MS says otherwise. -pprof adds the net/http/pprof
+// handlers under /debug/pprof/ to look at the server under load.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-sio/sio/bench/benchserver"
+	"github.com/go-sio/sio/socketio"
+)
+
+func main() {
+	port := flag.Int("port", envInt("PORT", 0), "TCP port on 127.0.0.1 (0: any free port)")
+	withPprof := flag.Bool("pprof", false, "also serve net/http/pprof under /debug/pprof/")
+	ping := flag.Duration("ping-interval", time.Duration(envInt("PING_INTERVAL_MS", 0))*time.Millisecond, "heartbeat period (0: the default, 25s)")
+	flag.Parse()
+
+	if err := benchserver.RaiseOpenFileLimit(); err != nil {
+		log.Printf("raising the open-file limit: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := benchserver.New(socketio.Config{PingInterval: *ping, Logger: logger})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	if *withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-stop
+		_ = srv.Close()
+		_ = hs.Close()
+	}()
+
+	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}

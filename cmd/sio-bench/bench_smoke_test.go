@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sio/sio/bench/benchserver"
+	"github.com/go-sio/sio/socketio"
+)
+
+func tinySizes() Sizes {
+	return Sizes{
+		IdleClients: 50, ConnectClients: 50, Concurrency: 10,
+		EchoClients: 20, InFlight: 4,
+		BcastClients: 50, Rate: 100,
+		Rooms: 5, RoomClients: 50,
+		PollClients: 5, PollRate: 50,
+		Duration: time.Second, Warmup: 200 * time.Millisecond, Settle: 100 * time.Millisecond,
+	}
+}
+
+// throughput names the metric of each scenario that must not be zero.
+var throughput = map[string]string{
+	"idle":              "heap per connection",
+	"connect":           "connections/s",
+	"echo":              "acks/s",
+	"broadcast":         "deliveries/s",
+	"room":              "deliveries/s",
+	"polling-echo":      "acks/s",
+	"polling-broadcast": "deliveries/s",
+}
+
+// TestSmoke runs every scenario with tiny sizes against the contract
+// server in this process (so without RSS and CPU figures). The short
+// heartbeat makes the clients answer pings during the runs.
+func TestSmoke(t *testing.T) {
+	srv, err := benchserver.New(socketio.Config{PingInterval: 250 * time.Millisecond, PingTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+
+	var log bytes.Buffer
+	env := Env{Addr: strings.TrimPrefix(hs.URL, "http://"), Path: "/socket.io/", Log: &log}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, sc := range scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			res := sc.Run(ctx, env, tinySizes())
+			for _, p := range res.Problems {
+				t.Errorf("problem: %s", p)
+			}
+			want := throughput[sc.Name]
+			found := false
+			for _, m := range res.Metrics {
+				t.Logf("%-26s %10s %s", m.Name, formatValue(m.Value), m.Unit)
+				if m.Name == want {
+					found = true
+					if !(m.Value > 0) {
+						t.Errorf("%s = %v, want > 0", m.Name, m.Value)
+					}
+				}
+				if m.Name == "lost deliveries" || m.Name == "wrong-room deliveries" {
+					if m.Value != 0 {
+						t.Errorf("%s = %v, want 0", m.Name, m.Value)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no %q metric", want)
+			}
+			if t.Failed() {
+				t.Log(log.String())
+			}
+		})
+	}
+	// Clients close at the end of each scenario; give the server a moment
+	// to see the last ones go.
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Engine().SessionCount() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := srv.Engine().SessionCount(); n != 0 {
+		t.Errorf("%d sessions still open after every client closed", n)
+	}
+}
+
+// TestSuiteSpawned runs the suite code path: it builds bench/sio-server,
+// starts it as a process on a free port, runs two scenarios with /proc
+// sampling, stops it, and prints the table.
+func TestSuiteSpawned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts bench/sio-server")
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := findRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var log, out bytes.Buffer
+	problems, err := Suite(ctx, SuiteConfig{
+		Root:      root,
+		Servers:   []string{"sio"},
+		Scenarios: []string{"idle", "echo"},
+		Runs:      1,
+		Sizes:     tinySizes(),
+		Quick:     true,
+		Log:       &log,
+	}, &out)
+	if err != nil {
+		t.Fatalf("suite: %v\n%s", err, log.String())
+	}
+	for _, p := range problems {
+		t.Errorf("problem: %s", p)
+	}
+	table := out.String()
+	t.Log(table)
+	for _, want := range []string{"| idle | RSS per connection (KB) |", "| echo | server CPU per ack (µs) |"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table has no row %q", want)
+		}
+	}
+	if strings.Contains(table, "| echo | server CPU per ack (µs) | n/a") {
+		t.Error("server CPU was not sampled from /proc")
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	var h histogram
+	for i := 1; i <= 1000; i++ {
+		h.Record(time.Duration(i) * time.Millisecond)
+	}
+	for _, c := range []struct{ q, want float64 }{{0.5, 500}, {0.99, 990}, {1, 1000}} {
+		if got := h.Quantile(c.q); math.Abs(got-c.want)/c.want > 0.04 {
+			t.Errorf("q%v = %v ms, want %v ms within 4%%", c.q, got, c.want)
+		}
+	}
+	h.Reset()
+	if !math.IsNaN(h.Quantile(0.5)) {
+		t.Error("quantile of an empty histogram should be NaN")
+	}
+}
+
+func TestJSONInt(t *testing.T) {
+	// Node re-serializes the nanosecond timestamp through a double.
+	for _, c := range []struct {
+		in   string
+		key  string
+		want int64
+	}{
+		{`,{"t":1780000000123456789,"seq":7}`, "t", 1780000000123456789},
+		{`,{"t":1780000000123456800,"seq":7}`, "seq", 7},
+		{`,{"t":1.78e18,"seq":7,"r":3}`, "t", 1780000000000000000},
+		{`,{"t":1,"seq":7,"r":3}`, "r", 3},
+	} {
+		got, ok := jsonInt([]byte(c.in), c.key)
+		if !ok || got != c.want {
+			t.Errorf("jsonInt(%s, %q) = %d, %v; want %d", c.in, c.key, got, ok, c.want)
+		}
+	}
+	if _, ok := jsonInt([]byte(`{"seq":1}`), "t"); ok {
+		t.Error(`jsonInt found "t" in {"seq":1}`)
+	}
+}
