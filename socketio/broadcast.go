@@ -127,12 +127,19 @@ func (b BroadcastOperator) EmitWithAckEach(ctx context.Context, each func(Broadc
 		}
 		check()
 	}
+	stop := func() {
+		mu.Lock()
+		finished = true
+		mu.Unlock()
+	}
 	if err := b.ns.adapter.BroadcastWithAck(ctx, p, b.opts(), onCount, onAck); err != nil {
+		stop()
 		return err
 	}
 	n := 1
 	if !b.flags.Local {
 		if n, err = b.ns.adapter.ServerCount(ctx); err != nil {
+			stop()
 			return err
 		}
 	}
@@ -144,9 +151,7 @@ func (b BroadcastOperator) EmitWithAckEach(ctx context.Context, each func(Broadc
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		mu.Lock()
-		finished = true
-		mu.Unlock()
+		stop()
 		if errors.Is(context.Cause(ctx), ErrAckTimeout) {
 			return ErrAckTimeout
 		}

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,7 +116,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 		hs: Handshake{
 			Headers: ehs.Header,
 			Time:    ehs.Time,
-			Address: ehs.RemoteAddr,
+			Address: remoteIP(ehs.RemoteAddr),
 			XDomain: origin != "",
 			Secure:  ehs.Secure,
 			URL:     ehs.URL,
@@ -122,6 +124,14 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 			Auth:    auth,
 		},
 	}
+}
+
+// remoteIP is the address without its port, as the reference reports it.
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // BindAuth decodes the auth payload into v.
@@ -661,7 +671,7 @@ func (s *Socket) info() adapter.SocketInfo {
 		Auth    json.RawMessage   `json:"auth"`
 	}{
 		Headers: map[string]string{},
-		Time:    s.hs.Time.UTC().Format(time.RFC1123),
+		Time:    s.hs.Time.UTC().Format("Mon Jan 02 2006 15:04:05 GMT+0000") + " (Coordinated Universal Time)",
 		Address: s.hs.Address,
 		XDomain: s.hs.XDomain,
 		Secure:  s.hs.Secure,
@@ -672,8 +682,11 @@ func (s *Socket) info() adapter.SocketInfo {
 	}
 	for k, v := range s.hs.Headers {
 		if len(v) > 0 {
-			hs.Headers[lowerASCII(k)] = v[0]
+			hs.Headers[lowerASCII(k)] = strings.Join(v, ", ")
 		}
+	}
+	if host := s.client.conn.Handshake().Host; host != "" {
+		hs.Headers["host"] = host
 	}
 	for k, v := range s.hs.Query {
 		if len(v) > 0 {

@@ -23,9 +23,9 @@ var allowed = []struct {
 	{"parser/sio", nil},
 	{"transport", []string{"parser/"}},
 	{"engineio", []string{"transport/", "parser/"}},
-	{"adapter/redis", []string{"adapter", "parser/"}},
+	{"adapter/redis", []string{"adapter", "adapter/redis/wire", "parser/"}},
 	{"adapter", []string{"parser/"}},
-	{"emitter", []string{"adapter", "parser/"}},
+	{"emitter", []string{"adapter", "adapter/redis/wire", "parser/"}},
 	{"socketio", []string{"engineio", "adapter", "parser/"}},
 }
 
