@@ -1,0 +1,3 @@
+import { engineSuite } from './lib/eio-suite.mjs';
+
+engineSuite('v3');
