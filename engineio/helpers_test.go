@@ -47,11 +47,12 @@ type recorder struct {
 	onOpen func(*Session)
 	onText func(*Session, []byte)
 
-	mu       sync.Mutex
-	events   map[string][]event
-	sessions map[string]*Session
-	messages atomic.Int64
-	closes   atomic.Int64
+	mu         sync.Mutex
+	events     map[string][]event
+	sessions   map[string]*Session
+	messages   atomic.Int64
+	closes     atomic.Int64
+	afterClose atomic.Int64 // calls for a session after its OnClose
 }
 
 func newRecorder() *recorder {
@@ -60,7 +61,11 @@ func newRecorder() *recorder {
 
 func (r *recorder) add(s *Session, ev event) {
 	r.mu.Lock()
-	r.events[s.ID()] = append(r.events[s.ID()], ev)
+	evs := r.events[s.ID()]
+	if n := len(evs); n > 0 && evs[n-1].kind == "close" {
+		r.afterClose.Add(1) // OnClose must be the last call
+	}
+	r.events[s.ID()] = append(evs, ev)
 	r.mu.Unlock()
 }
 
@@ -227,6 +232,9 @@ func newEnvWith(t testing.TB, cfg Config, h *recorder) *env {
 		_ = srv.Close()
 		e.client.CloseIdleConnections()
 		hs.Close()
+		if n := h.afterClose.Load(); n > 0 {
+			t.Errorf("%d handler calls after OnClose", n)
+		}
 	})
 	return e
 }
@@ -700,3 +708,20 @@ func dumpGoroutines() string {
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// forEachWebSocketMode runs fn against a server in each WebSocket mode:
+// the event poller and the blocking goroutine-per-connection fallback.
+func forEachWebSocketMode(t *testing.T, cfg Config, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, blocking := range []bool{false, true} {
+		name := "evented"
+		if blocking {
+			name = "blocking"
+		}
+		t.Run(name, func(t *testing.T) {
+			c := cfg
+			c.BlockingWebSocket = blocking
+			fn(t, newEnv(t, c))
+		})
+	}
+}

@@ -61,7 +61,13 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 	default:
 		packets = s.queue
 		s.queue = nil
-		if s.state != stateOpen {
+		switch {
+		case s.state == stateOpen:
+		case s.state == stateClosed && s.reason == ReasonTransportClose:
+			// The client sent the close packet: its poll is released
+			// with a noop, as the reference does.
+			packets = append(packets, msgNoop)
+		default:
 			packets = append(packets, msgClose)
 		}
 	}
@@ -103,6 +109,7 @@ func (srv *Server) writePayload(w http.ResponseWriter, r *http.Request, rev eio.
 	*buf = body[:0]
 	h := w.Header()
 	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
 	if hc := srv.cfg.HTTPCompression; compress && !hc.Disable && len(body) >= hc.Threshold {
 		if enc := acceptedEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
 			var zb bytes.Buffer
@@ -188,6 +195,7 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session,
 	h := w.Header()
 	h.Set("Content-Type", "text/html")
 	h.Set("Content-Length", "2")
+	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("ok"))
 }

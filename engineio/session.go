@@ -63,6 +63,7 @@ type Session struct {
 	upgraded   bool
 	awaitPong  bool
 	flushing   bool
+	wsSetup    bool // WebSocket not attached yet: writes are held, flush inline
 	queue      []*Message
 	pollWait   chan struct{} // set while a GET waits for packets
 	getActive  bool
@@ -77,6 +78,7 @@ type Session struct {
 	inMu        sync.Mutex
 	inbox       []inEvent
 	dispatching bool
+	closePosted bool
 }
 
 type inEvent struct {
@@ -165,15 +167,16 @@ func (s *Session) Close() error {
 		s.mu.Unlock()
 		return nil
 	}
+	s.state = stateClosing
+	s.reason = ReasonForcedClose
 	if s.websocket {
-		// WebSocket writes are already handed to the socket.
-		s.closeLocked(ReasonForcedClose, nil)
+		// What is queued (or being written by a flush under way) goes
+		// out first; the flush then closes the session.
+		s.kick()
 		return nil
 	}
 	// A polling client gets what is queued and the close packet on its
 	// pending or next poll (waited for up to 30 s, as the reference does).
-	s.state = stateClosing
-	s.reason = ReasonForcedClose
 	if s.pollWait != nil {
 		close(s.pollWait)
 		s.pollWait = nil
@@ -201,7 +204,7 @@ func (s *Session) kick() {
 		return
 	}
 	s.flushing = true
-	if s.ws.Evented() {
+	if s.ws.Evented() || s.wsSetup {
 		s.flush()
 		return
 	}
@@ -237,6 +240,10 @@ func (s *Session) flush() {
 		}
 	}
 	s.flushing = false
+	if s.state == stateClosing && s.websocket {
+		s.closeLocked(s.reason, nil) // Close waited for the queue
+		return
+	}
 	s.mu.Unlock()
 }
 
@@ -272,6 +279,13 @@ func (s *Session) closeLocked(reason Reason, err error) {
 
 	s.srv.wheel.cancel(&s.hb)
 	s.srv.removeSession(s)
+	// The handler hears of the close first: in blocking mode the close
+	// frame may wait (up to the write timeout) for a client that stopped
+	// reading.
+	s.post(inEvent{close: true, reason: reason, err: err})
+	if probe != nil {
+		_ = probe.CloseNow()
+	}
 	if ws != nil {
 		code := 0
 		if reason == ReasonForcedClose {
@@ -279,10 +293,6 @@ func (s *Session) closeLocked(reason Reason, err error) {
 		}
 		_ = ws.Close(code, "")
 	}
-	if probe != nil {
-		_ = probe.CloseNow()
-	}
-	s.post(inEvent{close: true, reason: reason, err: err})
 }
 
 // fail closes the session for a reason; safe to call without mu.
@@ -306,6 +316,13 @@ func (s *Session) stopUpgradeLocked() {
 // post adds an event to the inbox and makes sure a goroutine delivers it.
 func (s *Session) post(ev inEvent) {
 	s.inMu.Lock()
+	if s.closePosted {
+		// A message read while the session was closing: OnClose is the
+		// last call.
+		s.inMu.Unlock()
+		return
+	}
+	s.closePosted = ev.close
 	s.inbox = append(s.inbox, ev)
 	if s.dispatching {
 		s.inMu.Unlock()
@@ -378,12 +395,14 @@ func (s *Session) onPacket(p eio.Packet, owned bool) {
 			s.fail(ReasonTransportError, errHeartbeatDirection)
 			return
 		}
-		s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout)
 		s.mu.Lock()
 		if s.state != stateOpen {
 			s.mu.Unlock()
 			return
 		}
+		// Re-armed under mu and only while open, as for pongs: a closed
+		// session must stay off the wheel.
+		s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout)
 		s.queue = append(s.queue, msgPong)
 		s.kick()
 	case eio.Pong:
@@ -412,6 +431,14 @@ func (s *Session) heartbeat() {
 		return
 	}
 	if s.rev == eio.Rev3 || s.awaitPong {
+		if s.ws != nil && !s.ws.Evented() {
+			// Its close frame may wait behind a write blocked on this
+			// unresponsive client: not on the wheel, which serves every
+			// session.
+			s.mu.Unlock()
+			go s.fail(ReasonPingTimeout, nil)
+			return
+		}
 		s.closeLocked(ReasonPingTimeout, nil)
 		return
 	}

@@ -32,9 +32,16 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 	_, err := srv.poller.Upgrade(w, r, srv.wsOptions(), wsHandler{srv}, func(c *websocket.Conn) {
 		c.SetSession(&wsRole{s: s})
 		s.ws = c
+		// Until the connection is attached its writes are only held, so
+		// they are made inline: the open packet (and what OnOpen sends)
+		// is out before anything the client sent is read, in both modes.
+		s.wsSetup = true
 		srv.open(s)
 		s.mu.Lock()
 		s.kick() // writes the open packet and what OnOpen sent
+		s.mu.Lock()
+		s.wsSetup = false
+		s.mu.Unlock()
 	})
 	if errors.Is(err, websocket.ErrBadHandshake) {
 		writeUpgradeError(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
@@ -177,10 +184,8 @@ func (s *Session) onProbePacket(c *websocket.Conn, p eio.Packet, err error) {
 			close(s.pollWait)
 			s.pollWait = nil
 		}
-		if s.state == stateClosing {
-			s.closeLocked(ReasonForcedClose, nil)
-			return
-		}
+		// When Close was called meanwhile, the flush delivers the queue
+		// on the WebSocket and then closes the session.
 		s.kick()
 	default:
 		s.abortUpgrade(c)

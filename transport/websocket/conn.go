@@ -82,6 +82,11 @@ type Conn struct {
 	notified atomic.Bool
 	closeErr atomic.Pointer[CloseError]
 	remote   net.Addr
+	// published is set before the poller can see the connection and
+	// loaded first by onData: it orders the writes made while setting the
+	// connection up before the poller goroutine's reads (the epoll
+	// hand-off alone is no synchronization the memory model knows of).
+	published atomic.Bool
 
 	// Session is free for the owner of the connection (set it before the
 	// first event can arrive: in Upgrade's setup callback).
@@ -196,6 +201,7 @@ func (p *Poller) Upgrade(w http.ResponseWriter, r *http.Request, opts Options, h
 
 // onData decodes bytes read from the connection.
 func (c *Conn) onData(data []byte) {
+	_ = c.published.Load()
 	if c.closed.Load() {
 		return
 	}
@@ -206,6 +212,9 @@ func (c *Conn) onData(data []byte) {
 
 // message implements events.
 func (c *Conn) message(op byte, _ bool, data []byte) *CloseError {
+	if c.closed.Load() {
+		return nil // what follows a close frame in the same read is dropped
+	}
 	c.h.OnMessage(c, op == OpBinary, data)
 	return nil
 }
@@ -272,12 +281,9 @@ func (c *Conn) WriteFrames(frames [][]byte) error {
 		c.wmu.Unlock()
 	}
 	if c.nbc != nil {
-		var err error
-		if len(frames) == 1 {
-			_, err = c.nbc.Write(frames[0])
-		} else {
-			_, err = c.nbc.Writev(frames)
-		}
+		c.wmu.Lock()
+		err := c.writeEvented(frames)
+		c.wmu.Unlock()
 		if err != nil {
 			return ErrClosed
 		}
@@ -294,6 +300,55 @@ func (c *Conn) WriteFrames(frames [][]byte) error {
 		c.closeErr.CompareAndSwap(nil, &CloseError{Code: CloseAbnormal, Reason: err.Error(), Local: true})
 		go c.shutdown()
 		return ErrClosed
+	}
+	return nil
+}
+
+// writeChunk is the most bytes handed to the poller in one call.
+const writeChunk = 64 << 10
+
+// writeEvented hands frames to the poller. The poller refuses (closing the
+// connection) any single write that would take its held bytes past
+// MaxWriteBuffer, counting the whole write even when the socket can take
+// it at once; so a large batch goes in pieces of at most writeChunk, and
+// the limit applies to what is actually held. Called with wmu held, which
+// keeps the pieces of one call together.
+func (c *Conn) writeEvented(frames [][]byte) error {
+	write := func(group [][]byte) error {
+		var err error
+		if len(group) == 1 {
+			_, err = c.nbc.Write(group[0])
+		} else {
+			_, err = c.nbc.Writev(group)
+		}
+		return err
+	}
+	size := 0
+	for _, f := range frames {
+		size += len(f)
+	}
+	if size <= writeChunk {
+		return write(frames)
+	}
+	var arr [8][]byte
+	group, n := arr[:0], 0
+	for _, f := range frames {
+		for len(f) > 0 {
+			k := min(len(f), writeChunk-n)
+			group = append(group, f[:k])
+			n += k
+			f = f[k:]
+			if n == writeChunk {
+				if err := write(group); err != nil {
+					return err
+				}
+				clear(group)
+				group, n = group[:0], 0
+			}
+		}
+	}
+	if len(group) > 0 {
+		return write(group)
 	}
 	return nil
 }
@@ -337,15 +392,25 @@ func (c *Conn) shutdown() {
 	if !c.closed.CompareAndSwap(false, true) {
 		return
 	}
+	if !c.attached.Load() {
+		c.wmu.Lock()
+		attached := c.attached.Load()
+		c.wmu.Unlock()
+		if !attached {
+			// Closed from the setup callback or the early bytes: attach
+			// closes the connection after writing the frames held for it.
+			return
+		}
+	}
 	if c.nbc != nil {
 		// nbio flushes what it holds before closing only when it can; a
 		// close frame that fits is written by the kernel already.
 		_ = c.nbc.Close()
 		return
 	}
-	c.wmu.Lock()
+	// Not under wmu: closing is what releases a write blocked on a client
+	// that stopped reading.
 	_ = c.raw.Close()
-	c.wmu.Unlock()
 }
 
 // notifyClose delivers OnClose once.

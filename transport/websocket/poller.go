@@ -38,6 +38,7 @@ type Poller struct {
 	cfg     PollerConfig
 	once    sync.Once
 	engine  *nbio.Engine
+	pollers int
 	initErr error
 
 	mu      sync.Mutex
@@ -67,12 +68,16 @@ func (p *Poller) start() error {
 			MaxWriteBufferSize: wb,
 		})
 		e.OnData(func(nc *nbio.Conn, data []byte) {
-			if c, ok := nc.Session().(*Conn); ok {
-				c.onData(data)
+			switch s := nc.Session().(type) {
+			case *Conn:
+				s.onData(data)
+			case *pollerProbe:
+				s.ran()
 			}
 		})
 		e.OnClose(func(nc *nbio.Conn, err error) {
 			if c, ok := nc.Session().(*Conn); ok {
+				_ = c.published.Load() // see Conn.published
 				c.closed.Store(true)
 				// nbio calls this with the connection's lock held: leave
 				// it before the handler runs.
@@ -84,6 +89,7 @@ func (p *Poller) start() error {
 			return
 		}
 		p.engine = e
+		p.pollers = n
 	})
 	return p.initErr
 }
@@ -111,31 +117,40 @@ func (p *Poller) attach(c *Conn, netConn net.Conn, brw *bufio.ReadWriter, early 
 		if len(early) > 0 {
 			c.onData(early)
 		}
+		c.published.Store(true)
 		if _, err := p.engine.AddConn(nc); err != nil {
 			c.closed.Store(true)
 			nc.Close()
 			return err
 		}
+		// The held frames go out before attached is set: a writer that
+		// sees it set writes directly, after them.
 		c.wmu.Lock()
-		pending := c.early
+		if len(c.early) > 0 {
+			_, _ = nc.Write(c.early)
+		}
 		c.early = nil
 		c.attached.Store(true)
-		if len(pending) > 0 {
-			_, _ = nc.Write(pending)
-		}
+		closed := c.closed.Load()
 		c.wmu.Unlock()
+		if closed {
+			_ = nc.Close() // shut down before it was attached
+		}
 		return nil
 	}
 	c.raw = netConn
 	c.wmu.Lock()
-	pending := c.early
+	if len(c.early) > 0 {
+		_ = netConn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, _ = netConn.Write(c.early)
+	}
 	c.early = nil
 	c.attached.Store(true)
-	if len(pending) > 0 {
-		_ = netConn.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, _ = netConn.Write(pending)
-	}
+	closed := c.closed.Load()
 	c.wmu.Unlock()
+	if closed {
+		_ = netConn.Close() // shut down before it was attached
+	}
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
@@ -168,6 +183,16 @@ func (p *Poller) Close() {
 	}
 	p.once.Do(func() {}) // a poller never started stays stopped
 	if p.engine != nil {
+		p.awaitPollers(p.pollers)
 		p.engine.Stop()
 	}
 }
+
+// pollerProbe is the session of a connection that shows its poller
+// goroutine running (see awaitPollers).
+type pollerProbe struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (pp *pollerProbe) ran() { pp.once.Do(func() { close(pp.ch) }) }
