@@ -63,6 +63,7 @@ type Session struct {
 	upgraded   bool
 	awaitPong  bool
 	flushing   bool
+	corked     int  // Cork depth
 	wsSetup    bool // WebSocket not attached yet: writes are held, flush inline
 	queue      []*Message
 	pollWait   chan struct{} // set while a GET waits for packets
@@ -190,7 +191,10 @@ func (s *Session) Close() error {
 }
 
 // kick starts delivery of the queue. Called with mu held; releases it.
-func (s *Session) kick() {
+func (s *Session) kick() { s.kickf(false) }
+
+// kickf is kick; force writes even when corked.
+func (s *Session) kickf(force bool) {
 	if !s.websocket {
 		if s.pollWait != nil {
 			close(s.pollWait)
@@ -199,7 +203,7 @@ func (s *Session) kick() {
 		s.mu.Unlock()
 		return
 	}
-	if s.flushing || s.ws == nil {
+	if s.flushing || s.ws == nil || (!force && s.corked > 0 && len(s.queue) < corkLimit) {
 		s.mu.Unlock()
 		return
 	}
@@ -213,6 +217,43 @@ func (s *Session) kick() {
 		s.mu.Lock()
 		s.flush()
 	}()
+}
+
+// corkLimit is the queue length past which a corked session writes anyway.
+const corkLimit = 64
+
+// Cork holds WebSocket writes of the session in its queue until the
+// matching Uncork, so that the packets of several handlers go out in one
+// write. Cork and Uncork nest. Polling is not affected (a poll takes the
+// whole queue anyway). A corked session still writes once corkLimit
+// packets are queued.
+func (s *Session) Cork() {
+	s.mu.Lock()
+	s.corked++
+	s.mu.Unlock()
+}
+
+// Uncork releases one Cork; the last one writes what is queued.
+func (s *Session) Uncork() {
+	s.mu.Lock()
+	if s.corked > 0 {
+		s.corked--
+	}
+	if s.corked == 0 && len(s.queue) > 0 && s.state != stateClosed {
+		s.kick()
+		return
+	}
+	s.mu.Unlock()
+}
+
+// Flush writes what is queued now, corked or not.
+func (s *Session) Flush() {
+	s.mu.Lock()
+	if len(s.queue) == 0 || s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.kickf(true)
 }
 
 // flush writes the queue to the WebSocket in batches, one write per batch.
