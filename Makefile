@@ -8,7 +8,7 @@ NPM      ?= npm
 FUZZTIME ?= 5s
 FUZZTIME_LONG ?= 2m
 # Go servers under compat-tests/ that the Node tests start.
-COMPAT_SERVERS := eioserver
+COMPAT_SERVERS := eioserver sioserver
 
 .PHONY: run test vet gotest fuzz-smoke fuzz compat compat-servers browser bench bench-quick node-deps
 

@@ -131,8 +131,11 @@ func TestCloseFromServer(t *testing.T) {
 		s.SendText([]byte("last"))
 		s.Close()
 		s.Close() // idempotent
-		// The next poll gets what was queued and the close packet.
-		expect(t, e.get(pq(sid)), 200, "4last\x1e1")
+		// The next poll gets what was queued, the one after it the close
+		// packet (as the reference does: the client handles the packets
+		// before it sees the close).
+		expect(t, e.get(pq(sid)), 200, "4last")
+		expect(t, e.get(pq(sid)), 200, "1")
 		e.h.waitClosed(t, sid, ReasonForcedClose)
 		expectError(t, e.get(pq(sid)), 400, 1, "Session ID unknown")
 	})

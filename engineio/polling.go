@@ -67,11 +67,15 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 			// The client sent the close packet: its poll is released
 			// with a noop, as the reference does.
 			packets = append(packets, msgNoop)
+		case s.state == stateClosing && len(packets) > 0:
+			// A graceful close delivers what was queued first, and the
+			// close packet on the next poll, as the reference does: a
+			// client handles the packets before it sees the close.
 		default:
 			packets = append(packets, msgClose)
 		}
 	}
-	closing := s.state == stateClosing
+	closing := s.state == stateClosing && len(packets) > 0 && packets[len(packets)-1] == msgClose
 	jsonp, noB64 := s.jsonp, s.noB64
 	s.getActive = false
 	s.mu.Unlock()

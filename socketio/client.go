@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"encoding/json"
-	"errors"
 	"net/url"
 	"sync"
 	"time"
@@ -26,6 +25,7 @@ type client struct {
 
 	mu           sync.Mutex
 	nsps         map[string]*Socket
+	last         map[string]*Socket // the latest socket of each namespace, for protocol 4
 	connectTimer *time.Timer
 	closed       bool
 }
@@ -127,8 +127,14 @@ func (c *client) route(p *sio.Packet) {
 		s.onPacket(p)
 	default:
 		// An event for a namespace not joined, a second CONNECT, or a
-		// client-sent CONNECT_ERROR: a protocol violation.
-		c.protocolError(errors.New("socketio: invalid packet for the connection state"))
+		// client-sent CONNECT_ERROR: a protocol violation. The server
+		// closes the connection, so the sockets see "forced server close",
+		// as in the reference.
+		c.srv.log.Debug("socketio: invalid packet for the connection state, closing", "sid", c.conn.ID(), "type", p.Type.String(), "nsp", name)
+		for _, s := range c.sockets() {
+			s.close(ReasonForcedServerClose)
+		}
+		c.closeConn()
 	}
 }
 
@@ -160,6 +166,14 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		c.nsps = map[string]*Socket{}
 	}
 	c.nsps[name] = s
+	if c.proto == sio.V4 {
+		// The ids of protocol 4 sockets repeat: see Socket.prev.
+		if c.last == nil {
+			c.last = map[string]*Socket{}
+		}
+		s.prev = c.last[name]
+		c.last[name] = s
+	}
 	c.mu.Unlock()
 	s.exec.run(s.runConnect)
 }

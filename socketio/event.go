@@ -79,8 +79,9 @@ func (e *Event) Binary(i int) ([]byte, bool) {
 // Bind decodes the arguments into dst, in order: each dst is a pointer,
 // decoded with encoding/json, except that a binary argument goes to a
 // *[]byte directly, and binary values nested in an argument decode into
-// []byte fields. Fewer arguments than dst is an error; extra arguments are
-// ignored. Errors wrap ErrBadArguments.
+// []byte fields (and stay []byte values in an *any). Fewer arguments than
+// dst is an error; extra arguments are ignored. Errors wrap
+// ErrBadArguments.
 func (e *Event) Bind(dst ...any) error { return bindArgs(e.args, e.atts, e.bin, dst) }
 
 func bindArgs(args []json.RawMessage, atts [][]byte, bin bool, dst []any) error {
@@ -103,11 +104,17 @@ func bindArgs(args []json.RawMessage, atts [][]byte, bin bool, dst []any) error 
 					continue
 				}
 			}
-			// Nested binary: rebuild the value with []byte in place, which
-			// encoding/json writes as base64 that []byte fields read back.
+			// Nested binary: rebuild the value with []byte in place. An
+			// *any takes it as is, so that relaying it (Emit, Ack) sends
+			// binary again; other types go through encoding/json, which
+			// writes []byte as base64 that []byte fields read back.
 			v, err := sio.Reconstruct(raw, atts)
 			if err != nil {
 				return fmt.Errorf("%w: argument %d: %v", ErrBadArguments, i, err)
+			}
+			if p, ok := d.(*any); ok {
+				*p = v
+				continue
 			}
 			if raw, err = json.Marshal(v); err != nil {
 				return fmt.Errorf("%w: argument %d: %v", ErrBadArguments, i, err)

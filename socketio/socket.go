@@ -84,6 +84,14 @@ type Socket struct {
 
 	data atomic.Pointer[any]
 
+	// gone is closed once the socket has left its rooms for good. prev is
+	// the previous socket of the same namespace on a protocol 4
+	// connection, which has the same id: its room cleanup must be over
+	// before this one joins any room.
+	gone     chan struct{}
+	goneOnce sync.Once
+	prev     *Socket
+
 	mu              sync.Mutex
 	state           uint8 // connecting, connected, closed
 	joined          bool  // passed the middlewares
@@ -109,10 +117,21 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 		auth = json.RawMessage("{}")
 	}
 	origin := ehs.Header.Get("Origin")
+	id := newSocketID()
+	if c.proto == sio.V4 {
+		// socket.io-client 2.x computes the id itself, as the reference
+		// assigns it: the session id, prefixed with "<nsp>#" outside the
+		// main namespace.
+		id = c.conn.ID()
+		if n.name != "/" {
+			id = n.name + "#" + id
+		}
+	}
 	return &Socket{
-		id:     newSocketID(),
+		id:     id,
 		ns:     n,
 		client: c,
+		gone:   make(chan struct{}),
 		hs: Handshake{
 			Headers: ehs.Header,
 			Time:    ehs.Time,
@@ -149,8 +168,10 @@ func newSocketID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// ID is the socket's public id (20 characters, distinct from the Engine.IO
-// session id).
+// ID is the socket's public id: 20 characters, distinct from the
+// Engine.IO session id, except for socket.io-client 2.x (protocol 4), whose
+// sockets have the ids the client computes and the reference assigns, the
+// session id ("<nsp>#<session id>" outside the main namespace).
 func (s *Socket) ID() string { return s.id }
 
 // Namespace is the socket's namespace.
@@ -267,6 +288,9 @@ func (s *Socket) leaveAll() {
 	s.mu.Unlock()
 	s.ns.adapter.DelAll(s.id)
 }
+
+// markGone records that the socket has left its rooms for good.
+func (s *Socket) markGone() { s.goneOnce.Do(func() { close(s.gone) }) }
 
 // Leave removes the socket from room.
 func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
@@ -525,6 +549,12 @@ func (s *Socket) onEvent(p *sio.Packet) {
 // events sent by the client meanwhile wait for it.
 func (s *Socket) runConnect() {
 	n := s.ns
+	if prev := s.prev; prev != nil {
+		// Same id: the previous socket's DelAll must not undo this one's
+		// rooms.
+		<-prev.gone
+		s.prev = nil
+	}
 	for _, mw := range n.middlewareList() {
 		err := safeMiddleware(mw, s)
 		if err != nil {
@@ -533,6 +563,7 @@ func (s *Socket) runConnect() {
 			s.state = stateClosed
 			s.mu.Unlock()
 			s.leaveAll() // rooms a middleware joined
+			s.markGone()
 			_ = s.client.sendPacket(&sio.Packet{Type: sio.ConnectError, Namespace: n.name, Data: connectErrorData(err, s.client.proto)}, false)
 			return
 		}
@@ -543,6 +574,7 @@ func (s *Socket) runConnect() {
 		s.mu.Unlock()
 		s.client.remove(s)
 		s.leaveAll()
+		s.markGone()
 		return
 	}
 	s.state = stateConnected
@@ -642,6 +674,7 @@ func (s *Socket) close(reason Reason) {
 		}
 		s.leaveAll()
 		s.ns.remove(s)
+		s.markGone()
 		for _, fn := range disconnect {
 			s.safeCall(func() { fn(reason) })
 		}

@@ -1,0 +1,3 @@
+import { socketioSuite } from './lib/sio-suite.mjs';
+
+socketioSuite('v4');
