@@ -33,13 +33,14 @@ func main() {
 	port := flag.Int("port", envInt("PORT", 0), "TCP port on 127.0.0.1 (0: any free port)")
 	withPprof := flag.Bool("pprof", false, "also serve net/http/pprof under /debug/pprof/")
 	ping := flag.Duration("ping-interval", time.Duration(envInt("PING_INTERVAL_MS", 0))*time.Millisecond, "heartbeat period (0: the default, 25s)")
+	blocking := flag.Bool("blocking", os.Getenv("SIO_BLOCKING_WS") != "", "serve WebSocket connections with a goroutine each instead of the event poller")
 	flag.Parse()
 
 	if err := benchserver.RaiseOpenFileLimit(); err != nil {
 		log.Printf("raising the open-file limit: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := benchserver.New(socketio.Config{PingInterval: *ping, Logger: logger})
+	srv, err := benchserver.New(socketio.Config{PingInterval: *ping, Logger: logger, BlockingWebSocket: *blocking})
 	if err != nil {
 		log.Fatal(err)
 	}
