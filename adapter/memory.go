@@ -44,6 +44,21 @@ func (m *Memory) AddAll(id string, rooms ...string) {
 		mb = &member{}
 		m.sids[id] = mb
 	}
+	m.join(mb, id, rooms)
+}
+
+// addExisting is AddAll for a socket that is still known: a socket removed
+// (DelAll) after a selection was made is not brought back.
+func (m *Memory) addExisting(id string, rooms []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mb := m.sids[id]; mb != nil {
+		m.join(mb, id, rooms)
+	}
+}
+
+// join adds member mb (socket id) to rooms. Called with mu held.
+func (m *Memory) join(mb *member, id string, rooms []string) {
 	for _, r := range rooms {
 		if r == id {
 			mb.inSelf = true
@@ -229,7 +244,7 @@ func (m *Memory) FetchSockets(_ context.Context, opts Options) ([]SocketInfo, er
 
 func (m *Memory) AddSockets(_ context.Context, opts Options, rooms []string) error {
 	for _, id := range m.Select(opts) {
-		m.AddAll(id, rooms...)
+		m.addExisting(id, rooms)
 	}
 	return nil
 }
