@@ -403,9 +403,7 @@ func (c *Conn) shutdown() {
 		}
 	}
 	if c.nbc != nil {
-		// nbio flushes what it holds before closing only when it can; a
-		// close frame that fits is written by the kernel already.
-		_ = c.nbc.Close()
+		shutdownEvented(c.nbc)
 		return
 	}
 	// Not under wmu: closing is what releases a write blocked on a client
