@@ -93,6 +93,10 @@ func bindArgs(args []json.RawMessage, atts [][]byte, bin bool, dst []any) error 
 			continue
 		}
 		raw := args[i]
+		if p, ok := d.(*json.RawMessage); ok && !bin {
+			*p = raw // already validated JSON; decoded packets own their bytes
+			continue
+		}
 		if bin {
 			if n, ok := sio.IsPlaceholder(raw); ok && n < len(atts) {
 				switch p := d.(type) {

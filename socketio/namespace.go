@@ -211,6 +211,11 @@ func (e nsEmitter) send(ids []string, p *sio.Packet, flags adapter.Flags, perSoc
 		} else if s.client.conn.Send(msgs...) != nil {
 			continue
 		}
+		if perSocket != nil {
+			// The caller waits for acknowledgements: write now even on a
+			// connection corked by a burst of handlers.
+			s.client.conn.Flush()
+		}
 		sent++
 	}
 	return sent

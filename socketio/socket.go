@@ -127,7 +127,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 			id = n.name + "#" + id
 		}
 	}
-	return &Socket{
+	s := &Socket{
 		id:     id,
 		ns:     n,
 		client: c,
@@ -143,6 +143,8 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 			Auth:    auth,
 		},
 	}
+	s.exec.cork = c.conn
+	return s
 }
 
 // remoteIP is the address without its port, as the reference reports it.
@@ -410,6 +412,9 @@ func (e SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...an
 		e.s.removeAck(id)
 		return nil, err
 	}
+	// Waiting for the client: write now even if the connection is corked
+	// by a burst of handlers (this one may be among them).
+	e.s.client.conn.Flush()
 	select {
 	case ack := <-ch:
 		if ack == nil {
@@ -750,6 +755,12 @@ type executor struct {
 	mu      sync.Mutex
 	q       []func()
 	running bool
+	// cork, when set, holds the connection's writes while more work is
+	// queued, so the packets of a burst of handlers leave in one write.
+	cork interface {
+		Cork()
+		Uncork()
+	}
 }
 
 func (e *executor) run(f func()) {
@@ -765,6 +776,12 @@ func (e *executor) run(f func()) {
 }
 
 func (e *executor) loop() {
+	corked := false
+	defer func() {
+		if corked {
+			e.cork.Uncork()
+		}
+	}()
 	for {
 		e.mu.Lock()
 		if len(e.q) == 0 {
@@ -776,7 +793,21 @@ func (e *executor) loop() {
 		f := e.q[0]
 		e.q[0] = nil
 		e.q = e.q[1:]
+		more := len(e.q) > 0
 		e.mu.Unlock()
+		if more && !corked && e.cork != nil {
+			e.cork.Cork()
+			corked = true
+		}
 		f()
+		if corked {
+			e.mu.Lock()
+			drained := len(e.q) == 0
+			e.mu.Unlock()
+			if drained {
+				e.cork.Uncork()
+				corked = false
+			}
+		}
 	}
 }
