@@ -264,8 +264,8 @@ func TestHeartbeatNothingArmedAfterClose(t *testing.T) {
 		if body == "1:2" {
 			s.Close()
 			expect(t, e.post(pq3(sid), "1:2"), 200, "ok") // while closing
-			expect(t, e.get(pq3(sid)), 200, "1:3") // the first ping's pong
-			expect(t, e.get(pq3(sid)), 200, "1:1") // then the close packet
+			expect(t, e.get(pq3(sid)), 200, "1:3")        // the first ping's pong
+			expect(t, e.get(pq3(sid)), 200, "1:1")        // then the close packet
 		}
 		e.waitGone(sid)
 		if armed(s) {

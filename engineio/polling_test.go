@@ -509,7 +509,7 @@ func TestSessionHandshakeData(t *testing.T) {
 	sid := checkOpen(t, string(rep.body), `["websocket"]`, e.srv.Config())
 	s := e.srv.Session(sid)
 	hs := s.Handshake()
-	if hs.Query.Get("foo") != "bar" || hs.Header.Get("X-Test") != "1" || hs.RemoteAddr == "" || hs.Secure ||
+	if hs.Query().Get("foo") != "bar" || hs.Header.Get("X-Test") != "1" || hs.RemoteAddr == "" || hs.Secure ||
 		!strings.Contains(hs.URL, "foo=bar") || time.Since(hs.Time) > time.Minute {
 		t.Fatalf("handshake %+v", hs)
 	}

@@ -280,7 +280,7 @@ func (srv *Server) newSession(r *http.Request, rev eio.Revision, ws bool) *Sessi
 		websocket: ws,
 		hs: Handshake{
 			Header:     r.Header,
-			Query:      r.URL.Query(),
+			RawQuery:   r.URL.RawQuery,
 			RemoteAddr: r.RemoteAddr,
 			Host:       r.Host,
 			URL:        r.RequestURI,
@@ -288,13 +288,11 @@ func (srv *Server) newSession(r *http.Request, rev eio.Revision, ws bool) *Sessi
 			Time:       time.Now(),
 		},
 	}
+	q := r.URL.Query()
 	if rev == eio.Rev3 {
-		q := s.hs.Query
 		s.noB64 = q.Get("b64") == ""
-		s.jsonp = q.Get("j")
-	} else if j := s.hs.Query.Get("j"); j != "" {
-		s.jsonp = j
 	}
+	s.jsonp = q.Get("j")
 	return s
 }
 

@@ -29,7 +29,7 @@ const (
 // Handshake is what a session keeps of the request that opened it.
 type Handshake struct {
 	Header     http.Header
-	Query      url.Values
+	RawQuery   string // the query string of the handshake request
 	RemoteAddr string
 	Host       string
 	URL        string // request URI
@@ -88,6 +88,13 @@ type inEvent struct {
 	close  bool
 	reason Reason
 	err    error
+}
+
+// Query parses the query string of the handshake request (it is kept
+// unparsed: most sessions never read it again).
+func (h *Handshake) Query() url.Values {
+	q, _ := url.ParseQuery(h.RawQuery)
+	return q
 }
 
 // ID is the session id (sid).

@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,7 +25,7 @@ type client struct {
 	dec   sio.Decoder
 
 	mu           sync.Mutex
-	nsps         map[string]*Socket
+	nsps         []*Socket          // one per joined namespace (usually one)
 	last         map[string]*Socket // the latest socket of each namespace, for protocol 4
 	connectTimer *time.Timer
 	closed       bool
@@ -46,7 +47,7 @@ func (c *client) start() {
 	c.connectTimer = time.AfterFunc(c.srv.cfg.ConnectTimeout, c.connectTimeout)
 	c.mu.Unlock()
 	if c.proto == sio.V4 {
-		c.connect("/", queryAuth(c.conn.Handshake().Query))
+		c.connect("/", queryAuth(c.conn.Handshake().Query()))
 	}
 }
 
@@ -109,7 +110,7 @@ func (c *client) closeConn() {
 func (c *client) route(p *sio.Packet) {
 	name := p.Namespace
 	c.mu.Lock()
-	s := c.nsps[name]
+	s := c.socketFor(name)
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
@@ -162,15 +163,13 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		c.mu.Unlock()
 		return
 	}
-	if c.nsps == nil {
-		c.nsps = map[string]*Socket{}
-	}
-	c.nsps[name] = s
+	c.nsps = append(c.nsps, s)
 	if c.proto == sio.V4 {
 		// The ids of protocol 4 sockets repeat: see Socket.prev.
 		if c.last == nil {
 			c.last = map[string]*Socket{}
 		}
+		s.gone = make(chan struct{}) // only protocol 4 ids repeat
 		s.prev = c.last[name]
 		c.last[name] = s
 	}
@@ -186,20 +185,33 @@ func (c *client) closedNow() bool {
 
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.nsps[s.ns.name] == s {
-		delete(c.nsps, s.ns.name)
+	for i, x := range c.nsps {
+		if x == s {
+			c.nsps = append(c.nsps[:i], c.nsps[i+1:]...)
+			c.nsps[len(c.nsps):cap(c.nsps)][0] = nil
+			break
+		}
+	}
+	if len(c.nsps) == 0 {
+		c.nsps = nil
 	}
 	c.mu.Unlock()
+}
+
+// socketFor returns the socket of namespace name. Called with mu held.
+func (c *client) socketFor(name string) *Socket {
+	for _, s := range c.nsps {
+		if s.ns.name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 func (c *client) sockets() []*Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Socket, 0, len(c.nsps))
-	for _, s := range c.nsps {
-		out = append(out, s)
-	}
-	return out
+	return slices.Clone(c.nsps)
 }
 
 // onClose is the end of the engine session: every socket closes with the

@@ -73,8 +73,8 @@ func TestHandshakeFields(t *testing.T) {
 	if hs.Headers.Get("X-Custom") != "yes" {
 		t.Errorf("headers: %v", hs.Headers)
 	}
-	if hs.Query.Get("foo") != "bar" || hs.Query.Get("EIO") != "4" || hs.Query.Get("transport") != "polling" {
-		t.Errorf("query: %v", hs.Query)
+	if hs.Query().Get("foo") != "bar" || hs.Query().Get("EIO") != "4" || hs.Query().Get("transport") != "polling" {
+		t.Errorf("query: %v", hs.Query())
 	}
 	if hs.Address != "127.0.0.1" { // the IP only, as the reference's remoteAddress
 		t.Errorf("address: %q", hs.Address)

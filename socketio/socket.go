@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,9 @@ type Handshake struct {
 	XDomain bool
 	Secure  bool
 	URL     string
-	Query   url.Values
+	// RawQuery is the query string of the connection's first request;
+	// Query parses it.
+	RawQuery string
 	// Auth is the payload of the client's CONNECT packet (the auth option
 	// of socket.io-client; for 2.x clients, the query of the namespace).
 	Auth json.RawMessage
@@ -93,10 +96,10 @@ type Socket struct {
 	prev     *Socket
 
 	mu              sync.Mutex
-	state           uint8 // connecting, connected, closed
-	joined          bool  // passed the middlewares
-	left            bool  // left its rooms for good: Join does nothing
-	handlers        map[string]func(*Event) error
+	state           uint8          // connecting, connected, closed
+	joined          bool           // passed the middlewares
+	left            bool           // left its rooms for good: Join does nothing
+	handlers        []eventHandler // few per socket: a slice is smaller than a map
 	anyHandlers     []func(*Event)
 	anyOutgoing     []func(event string, args []any)
 	middlewares     []func(*Event) error
@@ -131,16 +134,15 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 		id:     id,
 		ns:     n,
 		client: c,
-		gone:   make(chan struct{}),
 		hs: Handshake{
-			Headers: ehs.Header,
-			Time:    ehs.Time,
-			Address: remoteIP(ehs.RemoteAddr),
-			XDomain: origin != "",
-			Secure:  ehs.Secure,
-			URL:     ehs.URL,
-			Query:   ehs.Query,
-			Auth:    auth,
+			Headers:  ehs.Header,
+			Time:     ehs.Time,
+			Address:  remoteIP(ehs.RemoteAddr),
+			XDomain:  origin != "",
+			Secure:   ehs.Secure,
+			URL:      ehs.URL,
+			RawQuery: ehs.RawQuery,
+			Auth:     auth,
 		},
 	}
 	s.exec.cork = c.conn
@@ -153,6 +155,12 @@ func remoteIP(addr string) string {
 		return host
 	}
 	return addr
+}
+
+// Query parses the query string of the connection's first request.
+func (h *Handshake) Query() url.Values {
+	q, _ := url.ParseQuery(h.RawQuery)
+	return q
 }
 
 // BindAuth decodes the auth payload into v.
@@ -211,17 +219,21 @@ func (s *Socket) Connected() bool {
 // returned error goes to Config.OnError.
 func (s *Socket) On(event string, fn func(*Event) error) {
 	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string]func(*Event) error{}
+	for i := range s.handlers {
+		if s.handlers[i].event == event {
+			s.handlers[i].fn = fn
+			s.mu.Unlock()
+			return
+		}
 	}
-	s.handlers[event] = fn
+	s.handlers = append(s.handlers, eventHandler{event, fn})
 	s.mu.Unlock()
 }
 
 // Off removes the handler of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.handlers = slices.DeleteFunc(s.handlers, func(h eventHandler) bool { return h.event == event })
 	s.mu.Unlock()
 }
 
@@ -292,7 +304,13 @@ func (s *Socket) leaveAll() {
 }
 
 // markGone records that the socket has left its rooms for good.
-func (s *Socket) markGone() { s.goneOnce.Do(func() { close(s.gone) }) }
+func (s *Socket) markGone() {
+	s.goneOnce.Do(func() {
+		if s.gone != nil {
+			close(s.gone)
+		}
+	})
+}
 
 // Leave removes the socket from room.
 func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
@@ -539,7 +557,13 @@ func (s *Socket) onEvent(p *sio.Packet) {
 		fn(ev)
 	}
 	s.mu.Lock()
-	h := s.handlers[ev.name]
+	var h func(*Event) error
+	for i := range s.handlers {
+		if s.handlers[i].event == ev.name {
+			h = s.handlers[i].fn
+			break
+		}
+	}
 	s.mu.Unlock()
 	if h == nil {
 		return
@@ -726,7 +750,7 @@ func (s *Socket) info() adapter.SocketInfo {
 	if host := s.client.conn.Handshake().Host; host != "" {
 		hs.Headers["host"] = host
 	}
-	for k, v := range s.hs.Query {
+	for k, v := range s.hs.Query() {
 		if len(v) > 0 {
 			hs.Query[k] = v[0]
 		}
@@ -747,6 +771,11 @@ func lowerASCII(s string) string {
 		}
 	}
 	return string(b)
+}
+
+type eventHandler struct {
+	event string
+	fn    func(*Event) error
 }
 
 // executor runs functions one at a time in order, on a goroutine that

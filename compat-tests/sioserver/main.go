@@ -162,7 +162,7 @@ func (sv *server) onConnection(s *socketio.Socket) {
 	s.On("info", func(ev *socketio.Event) error {
 		hs := s.Handshake()
 		query := map[string]string{}
-		for k, v := range hs.Query {
+		for k, v := range hs.Query() {
 			if len(v) > 0 {
 				query[k] = v[0]
 			}
