@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"context"
+	"github.com/go-sio/sio/internal/gopool"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ func warmUp(t *testing.T, e *env) int {
 	expect(t, e.post(pq(psid), "1"), 200, "ok")
 	e.waitGone(psid)
 	e.client.CloseIdleConnections()
-	time.Sleep(50 * time.Millisecond)
+	// Pooled goroutines that served the warm-up exit once idle.
+	time.Sleep(gopool.IdleTimeout + 100*time.Millisecond)
 	return settleGoroutines(t, 0, 200*time.Millisecond)
 }
 

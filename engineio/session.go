@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-sio/sio/internal/gopool"
 	"github.com/go-sio/sio/parser/eio"
 	"github.com/go-sio/sio/transport/websocket"
 )
@@ -378,7 +379,7 @@ func (s *Session) post(ev inEvent) {
 	}
 	s.dispatching = true
 	s.inMu.Unlock()
-	go s.dispatch()
+	gopool.Go(s.dispatch)
 }
 
 // dispatch delivers inbox events in order, then exits: no goroutine stays

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-sio/sio/adapter"
 	"github.com/go-sio/sio/engineio"
+	"github.com/go-sio/sio/internal/gopool"
 	"github.com/go-sio/sio/parser/sio"
 )
 
@@ -801,7 +802,7 @@ func (e *executor) run(f func()) {
 	}
 	e.running = true
 	e.mu.Unlock()
-	go e.loop()
+	gopool.Go(e.loop)
 }
 
 func (e *executor) loop() {

@@ -19,14 +19,15 @@ var allowed = []struct {
 	pkg     string
 	imports []string
 }{
+	{"internal/gopool", nil},
 	{"parser/eio", nil},
 	{"parser/sio", nil},
 	{"transport", []string{"parser/"}},
-	{"engineio", []string{"transport/", "parser/"}},
+	{"engineio", []string{"transport/", "parser/", "internal/gopool"}},
 	{"adapter/redis", []string{"adapter", "adapter/redis/wire", "parser/"}},
 	{"adapter", []string{"parser/"}},
 	{"emitter", []string{"adapter", "adapter/redis/wire", "parser/"}},
-	{"socketio", []string{"engineio", "adapter", "parser/"}},
+	{"socketio", []string{"engineio", "adapter", "parser/", "internal/gopool"}},
 }
 
 func TestImportRule(t *testing.T) {
