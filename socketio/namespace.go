@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-sio/sio/adapter"
 	"github.com/go-sio/sio/engineio"
+	"github.com/go-sio/sio/internal/gopool"
 	"github.com/go-sio/sio/parser/sio"
 )
 
@@ -190,9 +192,12 @@ func (e nsEmitter) Send(ids []string, p *sio.Packet, flags adapter.Flags) {
 	e.send(ids, p, flags, nil)
 }
 
+// fanoutPart is the number of recipients per goroutine when a broadcast is
+// large enough to be written by several goroutines at once.
+const fanoutPart = 256
+
 func (e nsEmitter) send(ids []string, p *sio.Packet, flags adapter.Flags, perSocket func(*Socket)) int {
 	enc := &encoded{p: p, compress: flags.Compress}
-	sent := 0
 	e.n.mu.RLock()
 	socks := make([]*Socket, 0, len(ids))
 	for _, id := range ids {
@@ -201,24 +206,57 @@ func (e nsEmitter) send(ids []string, p *sio.Packet, flags adapter.Flags, perSoc
 		}
 	}
 	e.n.mu.RUnlock()
-	for _, s := range socks {
-		if perSocket != nil {
-			perSocket(s)
+	deliver := func(socks []*Socket) int {
+		sent := 0
+		for _, s := range socks {
+			if perSocket != nil {
+				perSocket(s)
+			}
+			msgs := enc.forProto(s.client.proto)
+			if flags.Volatile {
+				s.client.conn.SendVolatile(msgs...)
+			} else if s.client.conn.Send(msgs...) != nil {
+				continue
+			}
+			if perSocket != nil {
+				// The caller waits for acknowledgements: write now even
+				// on a connection corked by a burst of handlers.
+				s.client.conn.Flush()
+			}
+			sent++
 		}
-		msgs := enc.forProto(s.client.proto)
-		if flags.Volatile {
-			s.client.conn.SendVolatile(msgs...)
-		} else if s.client.conn.Send(msgs...) != nil {
-			continue
-		}
-		if perSocket != nil {
-			// The caller waits for acknowledgements: write now even on a
-			// connection corked by a burst of handlers.
-			s.client.conn.Flush()
-		}
-		sent++
+		return sent
 	}
-	return sent
+	parts := min(runtime.GOMAXPROCS(0), len(socks)/fanoutPart)
+	if parts < 2 {
+		return deliver(socks)
+	}
+	// Large broadcast: encode for every protocol present first (the
+	// encoding is then read-only), and write from several goroutines, so
+	// the last recipient does not wait for a thousand writes before it.
+	// The call returns when every part is written: broadcasts from one
+	// goroutine reach each recipient in order.
+	enc.forProto(sio.V5)
+	for _, s := range socks {
+		if s.client.proto == sio.V4 {
+			enc.forProto(sio.V4)
+			break
+		}
+	}
+	size := (len(socks) + parts - 1) / parts
+	var wg sync.WaitGroup
+	var total atomic.Int64
+	for i := size; i < len(socks); i += size {
+		part := socks[i:min(i+size, len(socks))]
+		wg.Add(1)
+		gopool.Go(func() {
+			defer wg.Done()
+			total.Add(int64(deliver(part)))
+		})
+	}
+	total.Add(int64(deliver(socks[:size])))
+	wg.Wait()
+	return int(total.Load())
 }
 
 func (e nsEmitter) SendWithAck(ids []string, p *sio.Packet, flags adapter.Flags, onAck adapter.AckFunc) int {

@@ -19,7 +19,9 @@ func tinySizes() Sizes {
 	return Sizes{
 		IdleClients: 50, ConnectClients: 50, Concurrency: 10,
 		EchoClients: 20, InFlight: 4,
-		BcastClients: 50, Rate: 100,
+		// Above 2*fanoutPart recipients: the broadcast is written by
+		// several goroutines.
+		BcastClients: 600, Rate: 20,
 		Rooms: 5, RoomClients: 50,
 		PollClients: 5, PollRate: 50,
 		Duration: time.Second, Warmup: 200 * time.Millisecond, Settle: 100 * time.Millisecond,
