@@ -31,6 +31,10 @@ type Flags struct {
 	// Timeout bounds a broadcast with acknowledgements, and cluster
 	// requests.
 	Timeout time.Duration
+	// Offset is set by an adapter storing the packet for connection state
+	// recovery (see SessionStore): the offset it appended to the data.
+	// It never travels between nodes.
+	Offset string
 }
 
 // Options select the recipients of an operation: the sockets in any of
