@@ -19,6 +19,7 @@ type Memory struct {
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{}
 	sids  map[string]*member
+	store *memStore // connection state recovery, when enabled
 }
 
 type member struct {
@@ -26,11 +27,18 @@ type member struct {
 	inSelf bool     // in its own room
 }
 
-var _ Adapter = (*Memory)(nil)
+var (
+	_ Adapter      = (*Memory)(nil)
+	_ SessionStore = (*Memory)(nil)
+)
 
 // NewMemory is the Factory of the in-memory adapter.
 func NewMemory(ns Namespace) Adapter {
-	return &Memory{ns: ns, rooms: map[string]map[string]struct{}{}, sids: map[string]*member{}}
+	m := &Memory{ns: ns, rooms: map[string]map[string]struct{}{}, sids: map[string]*member{}}
+	if cfg, ok := Recovery(ns); ok {
+		m.store = newMemStore(cfg)
+	}
+	return m
 }
 
 // Namespace returns the namespace served.
@@ -213,6 +221,17 @@ func (m *Memory) roomMembers(r string, out []string) []string {
 }
 
 func (m *Memory) Broadcast(_ context.Context, p *sio.Packet, opts Options) error {
+	if m.store != nil && Storable(p, opts) {
+		// Stored and sent under one lock: sockets see offsets in order.
+		m.store.mu.Lock()
+		defer m.store.mu.Unlock()
+		sp, offset := m.store.store(p, opts)
+		opts.Flags.Offset = offset
+		if ids := m.Select(opts); len(ids) > 0 {
+			m.ns.Send(ids, sp, opts.Flags)
+		}
+		return nil
+	}
 	if ids := m.Select(opts); len(ids) > 0 {
 		m.ns.Send(ids, p, opts.Flags)
 	}

@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ type Session struct {
 	Rooms []string
 	// Data is the socket's data as JSON ("null" when unset).
 	Data json.RawMessage
+	// Value is the socket's data as the Go value it was, kept by adapters
+	// that hold sessions in process (nil from other nodes).
+	Value any
 }
 
 // StoredPacket is a packet a recovered session missed.
@@ -88,7 +92,17 @@ type SessionStore interface {
 	// select, oldest first. ok is false when the session is unknown or
 	// expired, or the offset is unknown or no longer stored.
 	RestoreSession(ctx context.Context, pid, offset string) (s Session, missed []StoredPacket, ok bool, err error)
+	// StoredAfter returns the stored packets after offset that rooms
+	// select, oldest first; ok is false when offset is unknown or no
+	// longer stored. A restored socket joins its rooms, then asks for
+	// what was stored since its last missed packet, so that nothing
+	// broadcast during its restoration is lost.
+	StoredAfter(ctx context.Context, rooms []string, offset string) (missed []StoredPacket, ok bool, err error)
 }
+
+// ErrRecoveryDisabled is returned by the SessionStore methods of an
+// adapter serving a namespace without connection state recovery.
+var ErrRecoveryDisabled = errors.New("adapter: connection state recovery is not enabled")
 
 // Storable reports whether a broadcast of p with opts is stored for
 // recovery: an EVENT without ack id that is not volatile.

@@ -71,6 +71,13 @@ type Config struct {
 	// CleanupEmptyChildNamespaces removes a namespace created by a parent
 	// namespace once its last socket leaves.
 	CleanupEmptyChildNamespaces bool
+	// ConnectionStateRecovery, when set, lets a client that lost its
+	// connection get back its socket (same id, rooms and data) and the
+	// events it missed, as the reference's connectionStateRecovery option
+	// does (socket.io-client 4.6 or later). Off by default. The adapter
+	// must support it (adapter.SessionStore): the in-memory adapter and
+	// adapter/redisstreams do.
+	ConnectionStateRecovery *RecoveryConfig
 	// OnError receives errors tied to a socket that no caller can
 	// receive: a handler whose arguments did not bind, a handler or
 	// middleware that returned an error, a panic in a handler. Default:
@@ -78,6 +85,22 @@ type Config struct {
 	OnError func(s *Socket, err error)
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
+}
+
+// RecoveryConfig configures connection state recovery.
+type RecoveryConfig struct {
+	// MaxDisconnectionDuration is how long a disconnected client can
+	// recover its socket. Default 2 minutes.
+	MaxDisconnectionDuration time.Duration
+	// SkipMiddlewares skips the namespace middlewares for a recovered
+	// socket. Default false: middlewares run again, so that a client
+	// refused meanwhile (revoked token, ban) cannot come back with its
+	// session id. The reference skips them by default.
+	SkipMiddlewares bool
+	// MaxBytes caps the packets the in-memory adapter keeps per
+	// namespace for recovery; the oldest are dropped first (clients that
+	// needed them get a fresh session). Default 32 MiB.
+	MaxBytes int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -98,6 +121,19 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Adapter == nil {
 		c.Adapter = adapter.NewMemory
+	}
+	if r := c.ConnectionStateRecovery; r != nil {
+		rc := *r
+		if rc.MaxDisconnectionDuration == 0 {
+			rc.MaxDisconnectionDuration = 2 * time.Minute
+		}
+		if rc.MaxBytes == 0 {
+			rc.MaxBytes = adapter.DefaultRecoveryMaxBytes
+		}
+		if rc.MaxDisconnectionDuration < 0 || rc.MaxBytes < 0 {
+			return c, fmt.Errorf("socketio: invalid config: negative ConnectionStateRecovery value")
+		}
+		c.ConnectionStateRecovery = &rc
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

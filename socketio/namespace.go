@@ -97,14 +97,14 @@ func (n *Namespace) Socket(id string) *Socket {
 
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
-	n.sockets[s.id] = s
+	n.sockets[s.ID()] = s
 	n.mu.Unlock()
 }
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
-	if n.sockets[s.id] == s {
-		delete(n.sockets, s.id)
+	if n.sockets[s.ID()] == s {
+		delete(n.sockets, s.ID())
 	}
 	empty := len(n.sockets) == 0
 	n.mu.Unlock()
@@ -168,6 +168,14 @@ type nsEmitter struct{ n *Namespace }
 
 func (e nsEmitter) Name() string { return e.n.name }
 
+// Recovery implements adapter.RecoveryNamespace.
+func (e nsEmitter) Recovery() adapter.RecoveryConfig {
+	if r := e.n.srv.cfg.ConnectionStateRecovery; r != nil {
+		return adapter.RecoveryConfig{MaxDisconnectionDuration: r.MaxDisconnectionDuration, MaxBytes: r.MaxBytes}
+	}
+	return adapter.RecoveryConfig{}
+}
+
 // encoded is a packet encoded once per protocol, for every recipient.
 type encoded struct {
 	p        *sio.Packet
@@ -213,6 +221,10 @@ func (e nsEmitter) send(ids []string, p *sio.Packet, flags adapter.Flags, perSoc
 				perSocket(s)
 			}
 			msgs := enc.forProto(s.client.proto)
+			if s.recovering.Load() && s.hold(msgs, flags) {
+				sent++
+				continue
+			}
 			if flags.Volatile {
 				s.client.conn.SendVolatile(msgs...)
 			} else if s.client.conn.Send(msgs...) != nil {
@@ -264,7 +276,7 @@ func (e nsEmitter) SendWithAck(ids []string, p *sio.Packet, flags adapter.Flags,
 	cp := *p
 	cp.ID, cp.HasID = id, true
 	return e.send(ids, &cp, flags, func(s *Socket) {
-		sid := s.id
+		sid := s.ID()
 		s.addAck(id, func(ack *sio.Packet) {
 			if ack != nil {
 				onAck(sid, ack)

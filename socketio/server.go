@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-sio/sio/adapter"
 	"github.com/go-sio/sio/engineio"
 )
 
@@ -54,6 +55,12 @@ func NewServer(cfg Config) (*Server, error) {
 		srv.static = newStaticFiles(cfg.ClientFS)
 	}
 	srv.main = srv.Of("/")
+	if cfg.ConnectionStateRecovery != nil {
+		if _, ok := srv.main.adapter.(adapter.SessionStore); !ok {
+			eng.Close()
+			return nil, fmt.Errorf("socketio: invalid config: the adapter (%T) does not support connection state recovery", srv.main.adapter)
+		}
+	}
 	return srv, nil
 }
 

@@ -80,13 +80,25 @@ type Handshake struct {
 // work (never the goroutine that reads the network). Methods are safe for
 // concurrent use.
 type Socket struct {
-	id     string
+	idp    atomic.Pointer[string] // set again when the socket is recovered
 	ns     *Namespace
 	client *client
 	hs     Handshake
 	exec   executor
 
 	data atomic.Pointer[any]
+
+	// Connection state recovery: pid is the private session id given to
+	// the client; recovered is set when the socket took back a
+	// disconnected session; while recovering, packets broadcast to the
+	// socket are held in pending (under recMu) until the missed ones have
+	// been sent.
+	pid        string
+	recovered  bool
+	recovering atomic.Bool
+	recMu      sync.Mutex
+	pending    []heldPacket
+	overflow   bool // more than maxHeld packets were held
 
 	// gone is closed once the socket has left its rooms for good. prev is
 	// the previous socket of the same namespace on a protocol 4
@@ -132,7 +144,6 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 		}
 	}
 	s := &Socket{
-		id:     id,
 		ns:     n,
 		client: c,
 		hs: Handshake{
@@ -146,6 +157,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 			Auth:     auth,
 		},
 	}
+	s.idp.Store(&id)
 	s.exec.cork = c.conn
 	return s
 }
@@ -183,7 +195,7 @@ func newSocketID() string {
 // Engine.IO session id, except for socket.io-client 2.x (protocol 4), whose
 // sockets have the ids the client computes and the reference assigns, the
 // session id ("<nsp>#<session id>" outside the main namespace).
-func (s *Socket) ID() string { return s.id }
+func (s *Socket) ID() string { return *s.idp.Load() }
 
 // Namespace is the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.ns }
@@ -291,7 +303,7 @@ func (s *Socket) Join(rooms ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.left {
-		s.ns.adapter.AddAll(s.id, rooms...)
+		s.ns.adapter.AddAll(s.ID(), rooms...)
 	}
 }
 
@@ -301,7 +313,7 @@ func (s *Socket) leaveAll() {
 	s.mu.Lock()
 	s.left = true
 	s.mu.Unlock()
-	s.ns.adapter.DelAll(s.id)
+	s.ns.adapter.DelAll(s.ID())
 }
 
 // markGone records that the socket has left its rooms for good.
@@ -314,10 +326,10 @@ func (s *Socket) markGone() {
 }
 
 // Leave removes the socket from room.
-func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
+func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.ID(), room) }
 
 // Rooms returns the socket's rooms (its own id first).
-func (s *Socket) Rooms() []string { return s.ns.adapter.Rooms(s.id) }
+func (s *Socket) Rooms() []string { return s.ns.adapter.Rooms(s.ID()) }
 
 // Emit sends an event to the client. Arguments are encoded as JSON;
 // []byte values (also nested in []any and map[string]any) travel as binary
@@ -346,7 +358,7 @@ func (s *Socket) Compress(c bool) SocketEmitter { return s.emitter().Compress(c)
 
 // To selects the sockets in rooms, except this one.
 func (s *Socket) To(rooms ...string) BroadcastOperator {
-	return s.ns.To(rooms...).Except(s.id)
+	return s.ns.To(rooms...).Except(s.ID())
 }
 
 // In is To.
@@ -355,11 +367,11 @@ func (s *Socket) In(rooms ...string) BroadcastOperator { return s.To(rooms...) }
 // Except selects every socket of the namespace but this one and those in
 // rooms.
 func (s *Socket) Except(rooms ...string) BroadcastOperator {
-	return s.ns.Except(append([]string{s.id}, rooms...)...)
+	return s.ns.Except(append([]string{s.ID()}, rooms...)...)
 }
 
 // Broadcast selects every socket of the namespace but this one.
-func (s *Socket) Broadcast() BroadcastOperator { return s.ns.Except(s.id) }
+func (s *Socket) Broadcast() BroadcastOperator { return s.ns.Except(s.ID()) }
 
 // Disconnect disconnects the socket from its namespace, and closes the
 // whole connection when close is true. The client sees "io server
@@ -476,6 +488,12 @@ func (s *Socket) send(p *sio.Packet, event string, args []any, volatile, compres
 	for _, fn := range outgoing {
 		fn(event, args)
 	}
+	if s.ns.srv.cfg.ConnectionStateRecovery != nil && !p.HasID && !volatile {
+		// Stored for recovery like a broadcast to the socket's own room,
+		// as the reference does.
+		opts := adapter.Options{Rooms: []string{s.ID()}, Flags: adapter.Flags{Compress: compress}}
+		return s.ns.adapter.Broadcast(context.Background(), p, opts)
+	}
 	msgs := encodePacket(p, s.client.proto, compress)
 	if volatile {
 		s.client.conn.SendVolatile(msgs...)
@@ -585,17 +603,31 @@ func (s *Socket) runConnect() {
 		<-prev.gone
 		s.prev = nil
 	}
-	for _, mw := range n.middlewareList() {
-		err := safeMiddleware(mw, s)
-		if err != nil {
-			s.client.remove(s)
-			s.mu.Lock()
-			s.state = stateClosed
-			s.mu.Unlock()
-			s.leaveAll() // rooms a middleware joined
-			s.markGone()
-			_ = s.client.sendPacket(&sio.Packet{Type: sio.ConnectError, Namespace: n.name, Data: connectErrorData(err, s.client.proto)}, false)
-			return
+	rec := n.srv.cfg.ConnectionStateRecovery
+	var missed []adapter.StoredPacket
+	var last string
+	if rec != nil && s.client.proto == sio.V5 {
+		missed, last = s.tryRestore()
+		if !s.recovered {
+			s.pid = newSocketID()
+		}
+	}
+	if !s.recovered || !rec.SkipMiddlewares {
+		for _, mw := range n.middlewareList() {
+			err := safeMiddleware(mw, s)
+			if err != nil {
+				s.client.remove(s)
+				s.mu.Lock()
+				s.state = stateClosed
+				s.mu.Unlock()
+				if s.recovered {
+					s.abortRecovery(false)
+				}
+				s.leaveAll() // rooms a middleware joined
+				s.markGone()
+				_ = s.client.sendPacket(&sio.Packet{Type: sio.ConnectError, Namespace: n.name, Data: connectErrorData(err, s.client.proto)}, false)
+				return
+			}
 		}
 	}
 	s.mu.Lock()
@@ -603,6 +635,9 @@ func (s *Socket) runConnect() {
 		s.state = stateClosed
 		s.mu.Unlock()
 		s.client.remove(s)
+		if s.recovered {
+			s.abortRecovery(true)
+		}
 		s.leaveAll()
 		s.markGone()
 		return
@@ -611,14 +646,19 @@ func (s *Socket) runConnect() {
 	s.joined = true
 	s.mu.Unlock()
 	n.add(s)
-	n.adapter.AddAll(s.id, s.id)
+	n.adapter.AddAll(s.ID(), s.ID())
 	reply := &sio.Packet{Type: sio.Connect, Namespace: n.name}
 	if s.client.proto == sio.V5 {
 		reply.Data, _ = json.Marshal(struct {
 			SID string `json:"sid"`
-		}{s.id})
+			PID string `json:"pid,omitempty"`
+		}{s.ID(), s.pid})
 	}
-	_ = s.client.sendPacket(reply, false)
+	if s.recovered {
+		s.finishRecovery(missed, last, reply)
+	} else {
+		_ = s.client.sendPacket(reply, false)
+	}
 	s.client.connected()
 	for _, fn := range n.connectionHandlers() {
 		func() {
@@ -702,9 +742,19 @@ func (s *Socket) close(reason Reason) {
 		for _, fn := range disconnecting {
 			s.safeCall(func() { fn(reason) })
 		}
+		var rooms []string
+		keep := s.pid != "" && recoverable(reason)
+		if keep {
+			rooms = s.Rooms()
+		}
 		s.leaveAll()
 		s.ns.remove(s)
 		s.markGone()
+		if keep {
+			// Kept once the socket has left: a client recovering it at
+			// once cannot have its rooms undone by this cleanup.
+			s.persist(rooms)
+		}
 		for _, fn := range disconnect {
 			s.safeCall(func() { fn(reason) })
 		}
@@ -761,7 +811,7 @@ func (s *Socket) info() adapter.SocketInfo {
 	if err != nil {
 		data = json.RawMessage("null")
 	}
-	return adapter.SocketInfo{ID: s.id, Handshake: hsJSON, Rooms: s.Rooms(), Data: data}
+	return adapter.SocketInfo{ID: s.ID(), Handshake: hsJSON, Rooms: s.Rooms(), Data: data}
 }
 
 func lowerASCII(s string) string {
