@@ -49,6 +49,11 @@
 // disconnecting handler of every socket takes 30 ms, as an application's
 // might.
 //
+// With -recovery <duration> the server has connection state recovery on,
+// with that maxDisconnectionDuration; the "info" acknowledgement then also
+// says whether the socket was recovered ("recovered") and its data
+// ("data"), and "set-data <value>" stores a value in the socket's data.
+//
 // With -watch-stdin the server exits when its standard input reaches end
 // of file, so that it never outlives the test process that started it.
 package main
@@ -123,6 +128,11 @@ func stringArgs(ev *socketio.Event, n int) ([]string, []any, error) {
 }
 
 func (sv *server) onConnection(s *socketio.Socket) {
+	// A recovered socket has the id of a disconnected one: it is connected
+	// again.
+	sv.mu.Lock()
+	delete(sv.reasons, s.ID())
+	sv.mu.Unlock()
 	if sv.verbose {
 		log.Printf("connect %s nsp=%s sid=%s transport=%s", s.ID(), s.Namespace().Name(), s.Conn().ID(), s.Transport())
 	}
@@ -146,6 +156,15 @@ func (sv *server) onConnection(s *socketio.Socket) {
 			return err
 		}
 		return ackIfWanted(ev, vals...)
+	})
+
+	s.On("set-data", func(ev *socketio.Event) error {
+		vals, err := args(ev)
+		if err != nil || len(vals) != 1 {
+			return fmt.Errorf("set-data: want one argument (%v)", err)
+		}
+		s.SetData(vals[0])
+		return ackIfWanted(ev, "ok")
 	})
 
 	s.On("emit-back", func(ev *socketio.Event) error {
@@ -180,6 +199,8 @@ func (sv *server) onConnection(s *socketio.Socket) {
 			"auth":      hs.Auth,
 			"query":     query,
 			"rooms":     s.Rooms(),
+			"recovered": s.Recovered(),
+			"data":      s.Data(),
 		})
 	})
 
@@ -325,6 +346,7 @@ func main() {
 	connectTimeout := flag.Duration("connect-timeout", 10*time.Second, "time a connection has to join a namespace")
 	watchStdin := flag.Bool("watch-stdin", false, "exit when stdin is closed")
 	verbose := flag.Bool("v", false, "log sockets and debug messages to stderr")
+	recovery := flag.Duration("recovery", 0, "enable connection state recovery with this maxDisconnectionDuration")
 	flag.Parse()
 	if *port != 0 {
 		*addr = fmt.Sprintf("127.0.0.1:%d", *port)
@@ -337,12 +359,17 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	sv := &server{reasons: map[string]socketio.Reason{}, verbose: *verbose}
+	var rec *socketio.RecoveryConfig
+	if *recovery > 0 {
+		rec = &socketio.RecoveryConfig{MaxDisconnectionDuration: *recovery}
+	}
 	srv, err := socketio.NewServer(socketio.Config{
-		PingInterval:   *pingInterval,
-		PingTimeout:    *pingTimeout,
-		ConnectTimeout: *connectTimeout,
-		AllowEIO3:      true,
-		Logger:         logger,
+		ConnectionStateRecovery: rec,
+		PingInterval:            *pingInterval,
+		PingTimeout:             *pingTimeout,
+		ConnectTimeout:          *connectTimeout,
+		AllowEIO3:               true,
+		Logger:                  logger,
 		OnError: func(s *socketio.Socket, err error) {
 			logger.Warn("sioserver: handler error", "socket", s.ID(), "nsp", s.Namespace().Name(), "err", err)
 		},
