@@ -27,6 +27,7 @@ type Namespace struct {
 
 	mu          sync.RWMutex
 	sockets     map[string]*Socket
+	pids        map[string]*Socket // by private session id, with recovery on
 	middlewares []Middleware
 	onConn      []func(*Socket)
 }
@@ -98,13 +99,29 @@ func (n *Namespace) Socket(id string) *Socket {
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.ID()] = s
+	if s.pid != "" {
+		if n.pids == nil {
+			n.pids = map[string]*Socket{}
+		}
+		n.pids[s.pid] = s
+	}
 	n.mu.Unlock()
+}
+
+// byPID returns the local socket holding the private session id pid.
+func (n *Namespace) byPID(pid string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.pids[pid]
 }
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	if n.sockets[s.ID()] == s {
 		delete(n.sockets, s.ID())
+	}
+	if s.pid != "" && n.pids[s.pid] == s {
+		delete(n.pids, s.pid)
 	}
 	empty := len(n.sockets) == 0
 	n.mu.Unlock()

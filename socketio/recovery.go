@@ -97,6 +97,21 @@ func (s *Socket) tryRestore() ([]adapter.StoredPacket, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	sess, missed, ok, err := store.RestoreSession(ctx, pid, offset)
+	if err == nil && !ok {
+		// The client may be back before this server noticed that its
+		// previous connection died (a phone changing networks is seen at
+		// once by the client, only at the next ping timeout here): the
+		// holder of the pid takes its session over from the stale socket.
+		if old := s.ns.byPID(pid); old != nil && old.client != s.client && old.closed != nil {
+			s.ns.srv.log.Debug("socketio: session taken over by a reconnecting client", "nsp", s.ns.name, "socket", old.ID())
+			_ = old.client.conn.Close()
+			select {
+			case <-old.closed:
+				sess, missed, ok, err = store.RestoreSession(ctx, pid, offset)
+			case <-ctx.Done():
+			}
+		}
+	}
 	if err != nil {
 		s.ns.srv.log.Warn("socketio: session restore failed", "nsp", s.ns.name, "err", err)
 		return nil, ""
@@ -213,6 +228,7 @@ func (s *Socket) abortRecovery(keep bool) {
 	if keep {
 		s.persist(rooms)
 	}
+	s.doneClosing()
 }
 
 // persist keeps the socket's session for recovery.

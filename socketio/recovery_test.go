@@ -338,3 +338,39 @@ func TestRecoveryExactlyOnceUnderLoad(t *testing.T) {
 		readSeq(c.next().text)
 	}
 }
+
+// A client back before the server noticed that its connection died (it
+// changed networks) takes its session over from the stale socket.
+func TestRecoveryTakesOverStaleSocket(t *testing.T) {
+	ts, socks := csrServer(t, RecoveryConfig{})
+	ts.io.OnConnection(func(s *Socket) {
+		if !s.Recovered() {
+			s.Join("room:a")
+		}
+	})
+	var reasons sync.Map
+	ts.io.OnConnection(func(s *Socket) {
+		s.OnDisconnect(func(r Reason) { reasons.Store(s, r) })
+	})
+	c := ts.dialWS("")
+	sid, pid, _ := csrConnect(t, c, "")
+	old := recv(t, socks)
+	_ = ts.io.Emit("n", 0)
+	last := lastOffset(t, c.next().text)
+	// The old connection stays open on the server: the client just comes
+	// back on a new one.
+	_ = ts.io.To("room:a").Emit("n", 1)
+	c2 := ts.dialWS("")
+	sid2, pid2, before := csrConnect(t, c2, recoveryAuth2(pid, last))
+	if sid2 != sid || pid2 != pid || len(before) != 1 || withoutOffset(before[0]) != `42["n",1]` {
+		t.Fatalf("sid %s pid %s before %v", sid2, pid2, before)
+	}
+	s2 := recv(t, socks)
+	if !s2.Recovered() || strings.Join(s2.Rooms(), ",") != sid+",room:a" {
+		t.Fatalf("recovered %v rooms %v", s2.Recovered(), s2.Rooms())
+	}
+	if r, _ := reasons.Load(old); r != ReasonForcedClose {
+		t.Fatalf("stale socket's reason = %v", r)
+	}
+	c.expectClosed() // the stale connection is closed
+}

@@ -99,6 +99,10 @@ type Socket struct {
 	recMu      sync.Mutex
 	pending    []heldPacket
 	overflow   bool // more than maxHeld packets were held
+	// closed is closed when a socket of a server with recovery on is
+	// done disconnecting (its session kept, if it was to be).
+	closed     chan struct{}
+	closedOnce sync.Once
 
 	// gone is closed once the socket has left its rooms for good. prev is
 	// the previous socket of the same namespace on a protocol 4
@@ -158,6 +162,9 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 		},
 	}
 	s.idp.Store(&id)
+	if n.srv.cfg.ConnectionStateRecovery != nil {
+		s.closed = make(chan struct{})
+	}
 	s.exec.cork = c.conn
 	return s
 }
@@ -755,10 +762,18 @@ func (s *Socket) close(reason Reason) {
 			// once cannot have its rooms undone by this cleanup.
 			s.persist(rooms)
 		}
+		s.doneClosing()
 		for _, fn := range disconnect {
 			s.safeCall(func() { fn(reason) })
 		}
 	})
+}
+
+// doneClosing signals that the socket is done disconnecting.
+func (s *Socket) doneClosing() {
+	if s.closed != nil {
+		s.closedOnce.Do(func() { close(s.closed) })
+	}
 }
 
 func (s *Socket) safeCall(fn func()) {
