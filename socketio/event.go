@@ -217,3 +217,31 @@ func (r *AckReply) Args() []json.RawMessage { return r.args }
 
 // Bind decodes the acknowledgement arguments, as Event.Bind does.
 func (r *AckReply) Bind(dst ...any) error { return bindArgs(r.args, r.atts, r.bin, dst) }
+
+// notifyOutgoing calls the OnAnyOutgoing handlers for a broadcast packet.
+func (s *Socket) notifyOutgoing(p *sio.Packet) {
+	s.mu.Lock()
+	outgoing := s.anyOutgoing
+	s.mu.Unlock()
+	if len(outgoing) == 0 {
+		return
+	}
+	event, raws, err := p.Args()
+	if err != nil {
+		return
+	}
+	args := make([]any, len(raws))
+	for i, raw := range raws {
+		if p.Type.IsBinary() {
+			args[i], err = sio.Reconstruct(raw, p.Attachments)
+		} else {
+			err = json.Unmarshal(raw, &args[i])
+		}
+		if err != nil {
+			return
+		}
+	}
+	for _, fn := range outgoing {
+		s.safeCall(func() { fn(event, args) })
+	}
+}

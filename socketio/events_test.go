@@ -207,6 +207,16 @@ func TestOnAnyOutgoing(t *testing.T) {
 		t.Fatalf("got %+v", o)
 	}
 	expectText(t, c, `42["x",1,"a"]`)
+	// Broadcasts reach the listeners too, with the decoded arguments.
+	if err := ts.io.To(s.ID()).Emit("b", 2, []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	o = recv(t, outs)
+	if b, _ := o.args[1].([]byte); o.ev != "b" || len(o.args) != 2 || o.args[0] != 2.0 || len(b) != 1 || b[0] != 1 {
+		t.Fatalf("broadcast: got %+v", o)
+	}
+	expectText(t, c, `451-["b",2,{"_placeholder":true,"num":0}]`)
+	c.next()
 	// Reserved names fail before any listener runs.
 	if err := s.Emit("connect"); !errors.Is(err, ErrReservedEvent) {
 		t.Fatalf("err %v", err)

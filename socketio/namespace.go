@@ -237,6 +237,9 @@ func (e nsEmitter) send(ids []string, p *sio.Packet, flags adapter.Flags, perSoc
 			if perSocket != nil {
 				perSocket(s)
 			}
+			if s.hasOutgoing.Load() {
+				s.notifyOutgoing(p)
+			}
 			msgs := enc.forProto(s.client.proto)
 			if s.recovering.Load() && s.hold(msgs, flags) {
 				sent++

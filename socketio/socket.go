@@ -88,6 +88,8 @@ type Socket struct {
 
 	data atomic.Pointer[any]
 
+	hasOutgoing atomic.Bool // OnAnyOutgoing was called
+
 	// Connection state recovery: pid is the private session id given to
 	// the client; recovered is set when the socket took back a
 	// disconnected session; while recovering, packets broadcast to the
@@ -266,10 +268,15 @@ func (s *Socket) OnAny(fn func(*Event)) {
 }
 
 // OnAnyOutgoing registers a handler called for every event emitted to
-// this socket (directly, not by broadcasts).
+// this socket, directly or by a broadcast, before it is sent. For a direct
+// emit args are the values given to Emit; for a broadcast they are decoded
+// from the packet (JSON numbers as float64, binary as []byte), as every
+// recipient gets the same bytes. The handler runs on the emitting
+// goroutine: keep it short.
 func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyOutgoing = append(s.anyOutgoing, fn)
+	s.hasOutgoing.Store(true)
 	s.mu.Unlock()
 }
 
