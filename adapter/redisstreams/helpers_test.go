@@ -157,6 +157,17 @@ func (f *fakeNS) next(t testing.TB) sent {
 	return sent{}
 }
 
+// drain forgets what was sent.
+func (f *fakeNS) drain() {
+	for {
+		select {
+		case <-f.sends:
+		default:
+			return
+		}
+	}
+}
+
 // none checks that nothing is sent for a moment.
 func (f *fakeNS) none(t testing.TB) {
 	t.Helper()
