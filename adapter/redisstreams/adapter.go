@@ -58,8 +58,12 @@ var (
 	_ ServerSideEmitter    = (*Adapter)(nil)
 )
 
+// plainNamespace hides the recovery side of a namespace from the embedded
+// in-memory adapter: the stream stores the packets, not the process.
+type plainNamespace struct{ adapter.Namespace }
+
 func newAdapter(n *node, ns adapter.Namespace) *Adapter {
-	mem, _ := adapter.NewMemory(ns).(*adapter.Memory)
+	mem, _ := adapter.NewMemory(plainNamespace{ns}).(*adapter.Memory)
 	name := ns.Name()
 	a := &Adapter{
 		Memory:   mem,

@@ -29,7 +29,7 @@ var offsetForm = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 func (a *Adapter) PersistSession(ctx context.Context, s adapter.Session) error {
 	cfg, ok := adapter.Recovery(a.ns)
 	if !ok {
-		return errors.New("adapter/redisstreams: connection state recovery is not enabled")
+		return fmt.Errorf("adapter/redisstreams: %w", adapter.ErrRecoveryDisabled)
 	}
 	value, err := wire.EncodeSession(s)
 	if err != nil {
@@ -85,19 +85,52 @@ func (a *Adapter) RestoreSession(ctx context.Context, pid, offset string) (adapt
 		return adapter.Session{}, nil, false, nil
 	}
 
+	missed, err := a.readAfter(ctx, s.Rooms, offset)
+	if err != nil {
+		return adapter.Session{}, nil, false, err
+	}
+	return s, missed, true, nil
+}
+
+// StoredAfter returns the broadcasts stored after offset that rooms
+// select, oldest first, with the rules of RestoreSession; ok is false when
+// offset is malformed or no longer in the stream.
+func (a *Adapter) StoredAfter(ctx context.Context, rooms []string, offset string) ([]adapter.StoredPacket, bool, error) {
+	if !offsetForm.MatchString(offset) {
+		return nil, false, nil
+	}
+	ctx, cancel := a.opContext(ctx, 0)
+	defer cancel()
+	at, err := a.node.client.XRange(ctx, a.stream, offset, offset).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("adapter/redisstreams: reading stream: %w", err)
+	}
+	if len(at) == 0 {
+		return nil, false, nil
+	}
+	missed, err := a.readAfter(ctx, rooms, offset)
+	if err != nil {
+		return nil, false, err
+	}
+	return missed, true, nil
+}
+
+// readAfter reads the stream after offset (exclusive) for the storable
+// broadcasts of the namespace that rooms select.
+func (a *Adapter) readAfter(ctx context.Context, rooms []string, offset string) ([]adapter.StoredPacket, error) {
 	var missed []adapter.StoredPacket
 	for calls := 0; ; calls++ {
 		if calls == restoreCalls {
-			a.log.Warn("adapter/redisstreams: too many entries after the offset; the recovered session may miss some", "pid", pid)
+			a.log.Warn("adapter/redisstreams: too many entries after the offset; the recovered socket may miss some", "offset", offset)
 			break
 		}
-		entries, err := client.XRangeN(ctx, a.stream, nextOffset(offset), "+", restoreBatch).Result()
+		entries, err := a.node.client.XRangeN(ctx, a.stream, nextOffset(offset), "+", restoreBatch).Result()
 		if err != nil {
-			return adapter.Session{}, nil, false, fmt.Errorf("adapter/redisstreams: reading stream: %w", err)
+			return nil, fmt.Errorf("adapter/redisstreams: reading stream: %w", err)
 		}
 		for _, e := range entries {
 			offset = e.ID
-			if p, ok := a.missed(e, s.Rooms); ok {
+			if p, ok := a.missed(e, rooms); ok {
 				missed = append(missed, p)
 			}
 		}
@@ -105,7 +138,7 @@ func (a *Adapter) RestoreSession(ctx context.Context, pid, offset string) (adapt
 			break
 		}
 	}
-	return s, missed, true, nil
+	return missed, nil
 }
 
 // missed returns the packet of entry e when it is a storable broadcast of

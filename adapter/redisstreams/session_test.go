@@ -3,6 +3,7 @@ package redisstreams_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -84,6 +85,20 @@ func TestPersistAndRestore(t *testing.T) {
 		t.Errorf("missed\n %q\nwant\n %q", data, wantData)
 	}
 
+	// The same packets by offset, without a session.
+	again, ok, err := aa.StoredAfter(ctx, s.Rooms, offset)
+	if !ok || err != nil || !reflect.DeepEqual(again, missed) {
+		t.Errorf("StoredAfter: %v %v %v", again, ok, err)
+	}
+	if again, ok, err = aa.StoredAfter(ctx, s.Rooms, missed[1].Offset); !ok || err != nil || len(again) != 1 || again[0].Offset != missed[2].Offset {
+		t.Errorf("StoredAfter the second: %v %v %v", again, ok, err)
+	}
+	for _, off := range []string{"1-0", "x"} {
+		if _, ok, err := aa.StoredAfter(ctx, s.Rooms, off); ok || err != nil {
+			t.Errorf("StoredAfter(%q): %v %v", off, ok, err)
+		}
+	}
+
 	// A session is restored once.
 	if _, _, ok, err := ab.RestoreSession(ctx, "pid-1", offset); ok || err != nil {
 		t.Errorf("second restore: %v %v", ok, err)
@@ -156,7 +171,7 @@ func TestSessionExpires(t *testing.T) {
 
 	// Without recovery, no session is kept.
 	plain := newServer(t, "B", rdb, opts, 0)
-	if err := plain.ad["/"].PersistSession(ctx, adapter.Session{SID: "s", PID: "p"}); err == nil {
+	if err := plain.ad["/"].PersistSession(ctx, adapter.Session{SID: "s", PID: "p"}); !errors.Is(err, adapter.ErrRecoveryDisabled) {
 		t.Error("session persisted without recovery")
 	}
 }
