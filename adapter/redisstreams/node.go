@@ -443,6 +443,10 @@ func (n *node) onEntry(stream string, e goredis.XMessage) {
 	if a == nil {
 		return
 	}
+	switch t, _ := e.Values["type"].(string); t {
+	case "1", "2", "13":
+		return // heartbeats and closings of 0.2 adapters: no server list here
+	}
 	m, err := wire.DecodeStreamEntry(e.Values)
 	if err != nil {
 		a.log.Warn("adapter/redisstreams: dropping malformed stream entry", "stream", stream, "id", e.ID, "err", err)
