@@ -25,6 +25,7 @@ var allowed = []struct {
 	{"transport", []string{"parser/"}},
 	{"engineio", []string{"transport/", "parser/", "internal/gopool"}},
 	{"adapter/redis", []string{"adapter", "adapter/redis/wire", "parser/"}},
+	{"adapter/redisstreams", []string{"adapter", "adapter/redis/wire", "parser/"}},
 	{"adapter", []string{"parser/"}},
 	{"emitter", []string{"adapter", "adapter/redis/wire", "parser/"}},
 	{"socketio", []string{"engineio", "adapter", "parser/", "internal/gopool"}},

@@ -2,7 +2,10 @@
 // protocol of Socket.IO, the one of Node's @socket.io/redis-adapter 8.x
 // (createAdapter) and @socket.io/redis-emitter 5.x, so that Go and Node
 // nodes and emitters share one cluster. Package adapter/redis and package
-// emitter are built on it; applications rarely need it directly.
+// emitter are built on it; applications rarely need it directly. It also
+// holds the messages of socket.io-adapter's cluster protocol, the one of
+// @socket.io/redis-streams-adapter, used by package adapter/redisstreams
+// (ClusterMessage, stream entries and stored sessions).
 //
 // Channels (key defaults to "socket.io", nsp is a namespace name):
 //

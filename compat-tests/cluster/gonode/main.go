@@ -1,6 +1,8 @@
-// Command gonode is the Go member of the mixed-cluster test
-// (compat-tests/cluster): a sio server with the Redis adapter on a free
-// port of 127.0.0.1. It prints
+// Command gonode is the Go member of the mixed-cluster tests
+// (compat-tests/cluster): a sio server with the Redis adapter (or, with
+// -adapter streams, the Redis streams adapter, the stream, channel prefix
+// and session prefix all named after -key) on a free port of 127.0.0.1.
+// It prints
 //
 //	LISTENING <port>
 //
@@ -9,7 +11,7 @@
 //
 //	POST /ctl/emit         {"nsp","rooms","except","event","args"}: broadcast
 //	POST /ctl/emit-ack     {...as emit, "timeoutMs"}: broadcast with acks, answers the replies
-//	POST /ctl/goemit       {...as emit, "volatile"}: publish with package emitter
+//	POST /ctl/goemit       {...as emit, "volatile"}: publish with package emitter (classic adapter)
 //	POST /ctl/join         {"rooms","except","join"}: SocketsJoin
 //	POST /ctl/leave        {"rooms","except","leave"}: SocketsLeave
 //	POST /ctl/disconnect   {"rooms","except","close"}: DisconnectSockets
@@ -20,8 +22,11 @@
 //
 // In args, an object {"$bin": "<base64>"} stands for binary data. Clients
 // connecting with auth {"rooms": [...]} join those rooms; each socket's
-// data is {"node": "go"}. Server-side events are acknowledged with
+// data is {"node": "go"} (a recovered socket keeps those of its session).
+// Server-side events are acknowledged with
 // {"from": "go"}.
+//
+// -recovery <duration> turns connection state recovery on.
 //
 // With -watch-stdin the process exits when its standard input closes, so
 // that it never outlives the test that started it.
@@ -47,6 +52,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter/redis"
+	"github.com/go-sio/sio/adapter/redisstreams"
 	"github.com/go-sio/sio/emitter"
 	"github.com/go-sio/sio/socketio"
 )
@@ -100,6 +106,8 @@ func main() {
 	key := flag.String("key", "socket.io", "channel prefix")
 	watchStdin := flag.Bool("watch-stdin", false, "exit when stdin closes")
 	verbose := flag.Bool("v", false, "log to stderr")
+	kind := flag.String("adapter", "redis", "redis (classic adapter) or streams")
+	recovery := flag.Duration("recovery", 0, "connection state recovery: max disconnection duration (0: off)")
 	flag.Parse()
 
 	level := slog.LevelWarn
@@ -110,10 +118,20 @@ func main() {
 
 	rdb := goredis.NewClient(&goredis.Options{Addr: *addr})
 	defer rdb.Close()
-	srv, err := socketio.NewServer(socketio.Config{
-		Adapter: redis.NewAdapter(rdb, redis.Options{Key: *key, Logger: logger}),
-		Logger:  logger,
-	})
+	cfg := socketio.Config{Logger: logger}
+	switch *kind {
+	case "redis":
+		cfg.Adapter = redis.NewAdapter(rdb, redis.Options{Key: *key, Logger: logger})
+	case "streams":
+		cfg.Adapter = redisstreams.NewAdapter(rdb, redisstreams.Options{
+			StreamName: *key, ChannelPrefix: *key, SessionKeyPrefix: *key + ":session:", Logger: logger})
+	default:
+		log.Fatalf("unknown adapter %q", *kind)
+	}
+	if *recovery > 0 {
+		cfg.ConnectionStateRecovery = &socketio.RecoveryConfig{MaxDisconnectionDuration: *recovery}
+	}
+	srv, err := socketio.NewServer(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -124,20 +142,35 @@ func main() {
 	for _, nsp := range []string{"/", "/admin"} {
 		ns := srv.Of(nsp)
 		ns.Use(func(s *socketio.Socket) error {
+			if s.Recovered() {
+				return nil // rooms and data come from the session
+			}
 			var auth struct{ Rooms []string }
 			_ = json.Unmarshal(s.Handshake().Auth, &auth)
 			s.Join(auth.Rooms...)
 			s.SetData(map[string]string{"node": "go"})
 			return nil
 		})
-		ns.Adapter().(*redis.Adapter).OnServerSideEmit(func(e *redis.ServerSideEvent) {
-			mu.Lock()
-			sse = append(sse, map[string]any{"event": e.Event, "args": e.Args})
-			mu.Unlock()
-			if e.WantsAck() {
-				_ = e.Ack(map[string]string{"from": "go"})
-			}
-		})
+		switch a := ns.Adapter().(type) {
+		case *redis.Adapter:
+			a.OnServerSideEmit(func(e *redis.ServerSideEvent) {
+				mu.Lock()
+				sse = append(sse, map[string]any{"event": e.Event, "args": e.Args})
+				mu.Unlock()
+				if e.WantsAck() {
+					_ = e.Ack(map[string]string{"from": "go"})
+				}
+			})
+		case *redisstreams.Adapter:
+			a.OnServerSideEmit(func(e *redisstreams.ServerSideEvent) {
+				mu.Lock()
+				sse = append(sse, map[string]any{"event": e.Event, "args": e.Args})
+				mu.Unlock()
+				if e.WantsAck() {
+					_ = e.Ack(map[string]string{"from": "go"})
+				}
+			})
+		}
 	}
 	em := emitter.New(rdb, emitter.Options{Key: *key})
 
@@ -202,7 +235,18 @@ func main() {
 		return true, op(r).DisconnectSockets(ctx, r.Close)
 	})
 	ctl("/ctl/sse", func(ctx context.Context, r *request) (any, error) {
-		a := srv.Of(r.Nsp).Adapter().(*redis.Adapter)
+		var a interface {
+			ServerSideEmit(ctx context.Context, event string, args ...any) error
+			ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error)
+		}
+		switch x := srv.Of(r.Nsp).Adapter().(type) {
+		case *redis.Adapter:
+			a = x
+		case *redisstreams.Adapter:
+			a = x
+		default:
+			return nil, fmt.Errorf("no server-side events with %T", x)
+		}
 		if r.Ack {
 			return a.ServerSideEmitWithAck(ctx, r.Event, r.args()...)
 		}

@@ -1,0 +1,290 @@
+package redisstreams_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/redisstreams"
+	"github.com/go-sio/sio/parser/sio"
+)
+
+const (
+	redisAddr = "127.0.0.1:6379"
+	waitLong  = 5 * time.Second
+)
+
+// TestMain silences go-redis' own logger: the failure tests make it
+// report every failed dial.
+func TestMain(m *testing.M) {
+	goredis.SetLogger(quietRedisLogger{})
+	os.Exit(m.Run())
+}
+
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+
+// needRedis returns a client of the test Redis, or skips the test when it
+// does not answer (fails it under CI=true).
+func needRedis(t testing.TB) *goredis.Client {
+	t.Helper()
+	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at %s does not answer (required under CI=true): %v", redisAddr, err)
+		}
+		t.Skipf("skipping: Redis at %s does not answer: %v", redisAddr, err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// uniqueOptions returns options with a stream name, channel prefix and
+// session prefix of the test's own; the streams and sessions are deleted
+// when the test ends.
+func uniqueOptions(t testing.TB, rdb *goredis.Client) redisstreams.Options {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := fmt.Sprintf("siotest-%s-%x", nonWord.ReplaceAllString(t.Name(), "-"), b)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, pattern := range []string{name, name + "-*", name + ":*"} {
+			keys, _ := rdb.Keys(ctx, pattern).Result()
+			if len(keys) > 0 {
+				rdb.Del(ctx, keys...)
+			}
+		}
+	})
+	return redisstreams.Options{
+		StreamName:       name,
+		ChannelPrefix:    name,
+		SessionKeyPrefix: name + ":session:",
+		Logger:           quietLogger(),
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// sent is one Send or SendWithAck call of a fakeNS.
+type sent struct {
+	ids   []string
+	p     *sio.Packet
+	flags adapter.Flags
+	onAck adapter.AckFunc
+}
+
+// fakeNS is a namespace of a test server: it records what the adapter
+// sends; its sockets' data is {"node": <server>}.
+type fakeNS struct {
+	name     string
+	server   string
+	recovery time.Duration // > 0: connection state recovery on
+	sends    chan sent
+	mu       sync.Mutex
+	discs    [][]string
+	ad       adapter.Adapter // for the rooms of its sockets
+}
+
+func newFakeNS(name, server string, recovery time.Duration) *fakeNS {
+	return &fakeNS{name: name, server: server, recovery: recovery, sends: make(chan sent, 256)}
+}
+
+func (f *fakeNS) Name() string { return f.name }
+
+func (f *fakeNS) Send(ids []string, p *sio.Packet, flags adapter.Flags) {
+	f.sends <- sent{ids: sortedIDs(ids), p: p, flags: flags}
+}
+
+func (f *fakeNS) SendWithAck(ids []string, p *sio.Packet, flags adapter.Flags, onAck adapter.AckFunc) int {
+	f.sends <- sent{ids: sortedIDs(ids), p: p, flags: flags, onAck: onAck}
+	return len(ids)
+}
+
+func (f *fakeNS) Disconnect(ids []string, close bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.discs = append(f.discs, sortedIDs(ids))
+}
+
+func (f *fakeNS) disconnected() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.discs)
+}
+
+func (f *fakeNS) Socket(id string) (adapter.SocketInfo, bool) {
+	f.mu.Lock()
+	ad := f.ad
+	f.mu.Unlock()
+	return adapter.SocketInfo{ID: id, Handshake: json.RawMessage(`{"auth":{}}`), Rooms: ad.Rooms(id),
+		Data: json.RawMessage(`{"node":"` + f.server + `"}`)}, true
+}
+
+// recoveryNS is a fakeNS of a server with connection state recovery.
+type recoveryNS struct{ *fakeNS }
+
+func (r recoveryNS) Recovery() adapter.RecoveryConfig {
+	return adapter.RecoveryConfig{MaxDisconnectionDuration: r.recovery}
+}
+
+// next returns the next send, failing the test after a while.
+func (f *fakeNS) next(t testing.TB) sent {
+	t.Helper()
+	select {
+	case s := <-f.sends:
+		return s
+	case <-time.After(waitLong):
+		t.Fatalf("%s %s: nothing sent", f.server, f.name)
+	}
+	return sent{}
+}
+
+// drain forgets what was sent.
+func (f *fakeNS) drain() {
+	for {
+		select {
+		case <-f.sends:
+		default:
+			return
+		}
+	}
+}
+
+// none checks that nothing is sent for a moment.
+func (f *fakeNS) none(t testing.TB) {
+	t.Helper()
+	select {
+	case s := <-f.sends:
+		t.Fatalf("%s %s: unexpected send to %v of %s", f.server, f.name, s.ids, s.p.Data)
+	case <-time.After(150 * time.Millisecond):
+	}
+}
+
+// server is one test server: an adapter Factory and the namespaces it
+// created.
+type server struct {
+	name     string
+	factory  adapter.Factory
+	recovery time.Duration
+	ns       map[string]*fakeNS
+	ad       map[string]*redisstreams.Adapter
+}
+
+func newServer(t testing.TB, name string, rdb goredis.UniversalClient, opts redisstreams.Options, recovery time.Duration, nsps ...string) *server {
+	t.Helper()
+	s := &server{name: name, factory: redisstreams.NewAdapter(rdb, opts), recovery: recovery,
+		ns: map[string]*fakeNS{}, ad: map[string]*redisstreams.Adapter{}}
+	if len(nsps) == 0 {
+		nsps = []string{"/"}
+	}
+	for _, nsp := range nsps {
+		s.open(nsp)
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *server) open(nsp string) *redisstreams.Adapter {
+	f := newFakeNS(nsp, s.name, s.recovery)
+	var ns adapter.Namespace = f
+	if s.recovery > 0 {
+		ns = recoveryNS{f}
+	}
+	a := s.factory(ns).(*redisstreams.Adapter)
+	f.mu.Lock()
+	f.ad = a
+	f.mu.Unlock()
+	s.ns[nsp], s.ad[nsp] = f, a
+	return a
+}
+
+func (s *server) close() {
+	for _, a := range s.ad {
+		_ = a.Close()
+	}
+}
+
+// connect adds local sockets as the socketio package does: in their own
+// room, then in rooms.
+func (s *server) connect(nsp string, rooms []string, ids ...string) {
+	for _, id := range ids {
+		s.ad[nsp].AddAll(id, append([]string{id}, rooms...)...)
+	}
+}
+
+func waitServerCount(t testing.TB, a *redisstreams.Adapter, want int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		n, err := a.ServerCount(context.Background())
+		if err == nil && n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server count %d (%v), want %d", n, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sortedIDs(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
+}
+
+func event(data string) *sio.Packet {
+	return &sio.Packet{Type: sio.Event, Namespace: "/", Data: json.RawMessage(data)}
+}
+
+// logRecorder is a slog handler keeping the messages at Warn and above.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	l.mu.Lock()
+	l.msgs = append(l.msgs, b.String())
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+func (l *logRecorder) matching(sub string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, m := range l.msgs {
+		if strings.Contains(m, sub) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
