@@ -255,10 +255,26 @@ func checkPayload(proto Protocol, t PacketType, b []byte) ([]byte, error) {
 	if t == Disconnect {
 		return nil, fmt.Errorf("%w: DISCONNECT carries no payload", ErrInvalidPayload)
 	}
-	if !json.Valid(b) {
+	b = trimSpace(b)
+	switch t {
+	case Event, BinaryEvent, Ack, BinaryAck:
+		if len(b) > 0 && b[0] == '[' {
+			// Validate the array and check its shape in one pass.
+			first, ok := scanArray(b, nil)
+			if !ok {
+				return nil, fmt.Errorf("%w: malformed JSON", ErrInvalidPayload)
+			}
+			if t == Event || t == BinaryEvent {
+				if err := checkEventName(t, first); err != nil {
+					return nil, err
+				}
+			}
+			return b, nil
+		}
+	}
+	if !validJSON(b) {
 		return nil, fmt.Errorf("%w: malformed JSON", ErrInvalidPayload)
 	}
-	b = trimSpace(b)
 	switch t {
 	case Connect:
 		if b[0] != '{' {
@@ -268,31 +284,26 @@ func checkPayload(proto Protocol, t PacketType, b []byte) ([]byte, error) {
 		if b[0] != '{' && b[0] != '"' {
 			return nil, fmt.Errorf("%w: %v payload must be an object or a string", ErrInvalidPayload, t)
 		}
-	case Ack, BinaryAck:
-		if b[0] != '[' {
-			return nil, fmt.Errorf("%w: %v payload must be an array", ErrInvalidPayload, t)
-		}
-	case Event, BinaryEvent:
-		if b[0] != '[' {
-			return nil, fmt.Errorf("%w: %v payload must be an array", ErrInvalidPayload, t)
-		}
-		k := skipSpace(b, 1)
-		switch {
-		case k >= len(b) || b[k] == ']':
-			return nil, fmt.Errorf("%w: %v payload must not be empty", ErrInvalidPayload, t)
-		case b[k] == '"':
-			end := skipString(b, k)
-			if end < 0 {
-				return nil, fmt.Errorf("%w: malformed event name", ErrInvalidPayload)
-			}
-			if name, ok := isReservedLiteral(b[k:end]); ok {
-				return nil, fmt.Errorf("%w: %w %q", ErrInvalidPayload, ErrReservedEvent, name)
-			}
-		case b[k] == '-' || isDigit(b[k]):
-			// numeric event names are accepted by the reference parser
-		default:
-			return nil, fmt.Errorf("%w: event name must be a string or a number", ErrInvalidPayload)
-		}
+	default: // EVENT or ACK, not an array
+		return nil, fmt.Errorf("%w: %v payload must be an array", ErrInvalidPayload, t)
 	}
 	return b, nil
+}
+
+// checkEventName checks the first element of a valid EVENT array: it must
+// exist and be a string that is not a reserved event name, or a number.
+func checkEventName(t PacketType, first []byte) error {
+	switch {
+	case len(first) == 0:
+		return fmt.Errorf("%w: %v payload must not be empty", ErrInvalidPayload, t)
+	case first[0] == '"':
+		if name, ok := isReservedLiteral(first); ok {
+			return fmt.Errorf("%w: %w %q", ErrInvalidPayload, ErrReservedEvent, name)
+		}
+	case first[0] == '-' || isDigit(first[0]):
+		// numeric event names are accepted by the reference parser
+	default:
+		return fmt.Errorf("%w: event name must be a string or a number", ErrInvalidPayload)
+	}
+	return nil
 }

@@ -122,7 +122,7 @@ func (e *argEncoder) value(v any, depth int) error {
 		raw := trimSpace(x)
 		if len(raw) == 0 {
 			b = append(b, "null"...)
-		} else if !json.Valid(raw) {
+		} else if !validJSON(raw) {
 			return fmt.Errorf("sio: invalid json.RawMessage argument")
 		} else {
 			b = append(b, raw...)
@@ -423,10 +423,11 @@ func splitPayload(data json.RawMessage) ([]json.RawMessage, error) {
 	if len(b) == 0 || b[0] != '[' {
 		return nil, fmt.Errorf("%w: payload is not an array", ErrInvalidPayload)
 	}
-	if !json.Valid(b) {
+	out := make([]json.RawMessage, 0, 4)
+	if _, ok := scanArray(b, &out); !ok {
 		return nil, fmt.Errorf("%w: malformed JSON", ErrInvalidPayload)
 	}
-	return splitArray(b)
+	return out, nil
 }
 
 // jsNumberString converts the JSON number lit to the string JavaScript's

@@ -7,9 +7,9 @@ import (
 )
 
 // The helpers in this file walk JSON text in a single forward pass. Unless
-// stated otherwise they expect text that json.Valid accepted (which also
-// bounds nesting to encoding/json's limit), yet they still check bounds so
-// that they cannot panic or loop on anything.
+// stated otherwise they expect text that validJSON (valid.go) accepted,
+// which also bounds nesting to encoding/json's limit, yet they still check
+// bounds so that they cannot panic or loop on anything.
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -57,74 +57,6 @@ func skipScalar(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// skipValue returns the index just past the JSON value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '[', '{':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				k := skipString(b, j)
-				if k < 0 {
-					return -1
-				}
-				j = k - 1
-			case '[', '{':
-				depth++
-			case ']', '}':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := skipScalar(b, i)
-	if j == i {
-		return -1
-	}
-	return j
-}
-
-// splitArray returns the elements of the JSON array b (validated, trimmed,
-// starting with '['), as sub-slices of b.
-func splitArray(b []byte) ([]json.RawMessage, error) {
-	if len(b) == 0 || b[0] != '[' {
-		return nil, fmt.Errorf("%w: not an array", ErrInvalidPayload)
-	}
-	out := make([]json.RawMessage, 0, 4)
-	i := skipSpace(b, 1)
-	if i < len(b) && b[i] == ']' {
-		return out, nil
-	}
-	for i < len(b) {
-		end := skipValue(b, i)
-		if end < 0 {
-			break
-		}
-		out = append(out, b[i:end:end])
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			break
-		}
-		if b[i] == ']' {
-			return out, nil
-		}
-		if b[i] != ',' {
-			break
-		}
-		i = skipSpace(b, i+1)
-	}
-	return nil, fmt.Errorf("%w: malformed array", ErrInvalidPayload)
 }
 
 // unquoteShort returns the value of the JSON string literal lit when it can
