@@ -42,6 +42,9 @@
 //
 // # Validation
 //
+// A payload must be valid JSON exactly as json.Valid defines it, including
+// its limit of 10000 nested arrays and objects; the check is one
+// non-recursive pass, so deeper input is an error whatever its depth.
 // Payloads are checked as the reference decoder does: CONNECT carries
 // nothing or an object; DISCONNECT nothing; CONNECT_ERROR an object or a
 // string; EVENT a non-empty array whose first element is a string that is

@@ -11,7 +11,9 @@ import (
 // which also bounds nesting to encoding/json's limit, yet they still check
 // bounds so that they cannot panic or loop on anything.
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// isSpace reports whether c is JSON whitespace. Most bytes that follow a
+// token are above ' ', so one comparison settles them.
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
