@@ -2,6 +2,8 @@ package sio
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -167,5 +169,39 @@ func BenchmarkValid(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidJSONDeepMixed builds nested arrays and objects well past the 64
+// levels the container stack keeps in one word, then swaps each closing
+// bracket for the other kind and drops it, comparing with json.Valid.
+func TestValidJSONDeepMixed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, depth := range []int{1, 63, 64, 65, 127, 128, 129, 300} {
+		var open, closing []byte
+		for range depth {
+			if rng.IntN(2) == 0 {
+				open = append(open, `[0,`...)
+				closing = append(closing, ']')
+			} else {
+				open = append(open, `{"k":1,"v":`...)
+				closing = append(closing, '}')
+			}
+		}
+		slices.Reverse(closing)
+		doc := append(append(open, "null"...), closing...)
+		if !validJSON(doc) || !json.Valid(doc) {
+			t.Fatalf("depth %d: valid document rejected", depth)
+		}
+		for k := len(open) + 4; k < len(doc); k++ {
+			for _, b := range [][]byte{
+				slices.Concat(doc[:k], []byte{doc[k] ^ (']' ^ '}')}, doc[k+1:]),
+				slices.Concat(doc[:k], doc[k+1:]),
+			} {
+				if got, want := validJSON(b), json.Valid(b); got != want {
+					t.Fatalf("depth %d, byte %d: validJSON = %v, json.Valid = %v", depth, k, got, want)
+				}
+			}
+		}
 	}
 }
