@@ -8,6 +8,14 @@
 // heartbeat is the reference default (25 s) unless -ping-interval or
 // $PING_INTERVAL_MS says otherwise. -pprof adds the net/http/pprof
 // handlers under /debug/pprof/ to look at the server under load.
+//
+// With -redis (or $SIO_BENCH_REDIS) the server uses the Redis adapter
+// (package adapter/redis) on that Redis, under the channel prefix
+// -redis-key: servers started with the same two values form one cluster,
+// and a bcast on one reaches the clients of all.
+//
+//	go run ./bench/sio-server -port 3001 -redis 127.0.0.1:6379 &
+//	go run ./bench/sio-server -port 3002 -redis 127.0.0.1:6379 &
 package main
 
 import (
@@ -25,6 +33,9 @@ import (
 	"syscall"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/go-sio/sio/adapter/redis"
 	"github.com/go-sio/sio/bench/benchserver"
 	"github.com/go-sio/sio/socketio"
 )
@@ -34,13 +45,21 @@ func main() {
 	withPprof := flag.Bool("pprof", false, "also serve net/http/pprof under /debug/pprof/")
 	ping := flag.Duration("ping-interval", time.Duration(envInt("PING_INTERVAL_MS", 0))*time.Millisecond, "heartbeat period (0: the default, 25s)")
 	blocking := flag.Bool("blocking", os.Getenv("SIO_BLOCKING_WS") != "", "serve WebSocket connections with a goroutine each instead of the event poller")
+	redisAddr := flag.String("redis", os.Getenv("SIO_BENCH_REDIS"), "Redis address (host:port) for the Redis adapter (empty: in-memory adapter)")
+	redisKey := flag.String("redis-key", "socket.io", "channel prefix of the Redis adapter")
 	flag.Parse()
 
 	if err := benchserver.RaiseOpenFileLimit(); err != nil {
 		log.Printf("raising the open-file limit: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := benchserver.New(socketio.Config{PingInterval: *ping, Logger: logger, BlockingWebSocket: *blocking})
+	cfg := socketio.Config{PingInterval: *ping, Logger: logger, BlockingWebSocket: *blocking}
+	var rdb *goredis.Client
+	if *redisAddr != "" {
+		rdb = goredis.NewClient(&goredis.Options{Addr: *redisAddr})
+		cfg.Adapter = redis.NewAdapter(rdb, redis.Options{Key: *redisKey, Logger: logger})
+	}
+	srv, err := benchserver.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -62,6 +81,9 @@ func main() {
 		<-stop
 		_ = srv.Close()
 		_ = hs.Close()
+		if rdb != nil {
+			_ = rdb.Close()
+		}
 	}()
 
 	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)

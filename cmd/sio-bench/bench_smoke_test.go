@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/go-sio/sio/adapter/redis"
 	"github.com/go-sio/sio/bench/benchserver"
 	"github.com/go-sio/sio/socketio"
 )
@@ -37,28 +42,46 @@ var throughput = map[string]string{
 	"room":              "deliveries/s",
 	"polling-echo":      "acks/s",
 	"polling-broadcast": "deliveries/s",
+	"redis-broadcast":   "deliveries/s",
 }
 
-// TestSmoke runs every scenario with tiny sizes against the contract
-// server in this process (so without RSS and CPU figures). The short
+// smokeConfig is the server configuration of the smoke tests: the short
 // heartbeat makes the clients answer pings during the runs.
-func TestSmoke(t *testing.T) {
-	srv, err := benchserver.New(socketio.Config{PingInterval: 250 * time.Millisecond, PingTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+func smokeConfig() socketio.Config {
+	return socketio.Config{PingInterval: 250 * time.Millisecond, PingTimeout: 2 * time.Second}
+}
+
+// serve mounts srv on a test HTTP server and returns its address.
+func serve(t *testing.T, srv *socketio.Server) string {
+	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
 	hs := httptest.NewServer(mux)
-	defer hs.Close()
+	t.Cleanup(hs.Close)
+	return strings.TrimPrefix(hs.URL, "http://")
+}
 
-	var log bytes.Buffer
-	env := Env{Addr: strings.TrimPrefix(hs.URL, "http://"), Path: "/socket.io/", Log: &log}
+// TestSmoke runs every scenario with tiny sizes against the contract
+// server in this process (so without RSS and CPU figures); the cluster
+// scenarios run on two such servers with Redis adapters (see
+// clusterEnv).
+func TestSmoke(t *testing.T) {
+	srv, err := benchserver.New(smokeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := serve(t, srv)
+
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, sc := range scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
+			var log bytes.Buffer
+			env := Env{Addr: addr, Path: "/socket.io/", Log: &log}
+			if sc.Cluster {
+				env = clusterEnv(t, &log)
+			}
 			res := sc.Run(ctx, env, tinySizes())
 			for _, p := range res.Problems {
 				t.Errorf("problem: %s", p)
@@ -96,6 +119,41 @@ func TestSmoke(t *testing.T) {
 	if n := srv.Engine().SessionCount(); n != 0 {
 		t.Errorf("%d sessions still open after every client closed", n)
 	}
+}
+
+// needRedis skips the test when the Redis of the cluster scenarios does
+// not answer (fails it under CI=true).
+func needRedis(t *testing.T) {
+	t.Helper()
+	if pong, err := redisQuery(context.Background(), defaultRedis, "PING"); err != nil || pong != "PONG" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at %s does not answer (required under CI=true): %v", defaultRedis, err)
+		}
+		t.Skipf("skipping: Redis at %s does not answer: %v", defaultRedis, err)
+	}
+}
+
+// clusterEnv starts two contract servers in this process whose Redis
+// adapters share a channel prefix of their own, and returns the
+// environment of a cluster scenario on them. They stop when t ends.
+func clusterEnv(t *testing.T, log io.Writer) Env {
+	t.Helper()
+	needRedis(t)
+	key := fmt.Sprintf("sio-bench-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	var addrs []string
+	for range 2 {
+		rdb := goredis.NewClient(&goredis.Options{Addr: defaultRedis})
+		t.Cleanup(func() { _ = rdb.Close() })
+		cfg := smokeConfig()
+		cfg.Adapter = redis.NewAdapter(rdb, redis.Options{Key: key})
+		srv, err := benchserver.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		addrs = append(addrs, serve(t, srv))
+	}
+	return Env{Addr: addrs[0], Path: "/socket.io/", Log: log, Peers: []Peer{{Addr: addrs[1]}}}
 }
 
 // TestSuiteSpawned runs the suite code path: it builds bench/sio-server,
@@ -140,6 +198,54 @@ func TestSuiteSpawned(t *testing.T) {
 	}
 	if strings.Contains(table, "| echo | server CPU per ack (µs) | n/a") {
 		t.Error("server CPU was not sampled from /proc")
+	}
+}
+
+// TestSuiteSpawnedCluster runs the suite code path of the cluster
+// scenario: two bench/sio-server processes started with -redis.
+func TestSuiteSpawnedCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts bench/sio-server twice")
+	}
+	needRedis(t)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := findRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sz := tinySizes()
+	sz.BcastClients = 100
+	var log, out bytes.Buffer
+	problems, err := Suite(ctx, SuiteConfig{
+		Root:      root,
+		Servers:   []string{"sio"},
+		Scenarios: []string{"redis-broadcast"},
+		Runs:      1,
+		Sizes:     sz,
+		Quick:     true,
+		Redis:     defaultRedis,
+		Log:       &log,
+	}, &out)
+	if err != nil {
+		t.Fatalf("suite: %v\n%s", err, log.String())
+	}
+	for _, p := range problems {
+		t.Errorf("problem: %s", p)
+	}
+	table := out.String()
+	t.Log(table)
+	for _, want := range []string{"| redis-broadcast | lost deliveries | 0 |", "| redis-broadcast | p99 through Redis (ms) |"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table has no row %q", want)
+		}
+	}
+	if strings.Contains(table, "| redis-broadcast | server CPU per delivery (µs) | n/a") {
+		t.Error("the servers' CPU was not sampled from /proc")
 	}
 }
 

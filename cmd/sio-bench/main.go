@@ -13,6 +13,11 @@
 //	sio-bench -suite            # full sizes, median of 3 runs
 //	sio-bench -suite -quick     # smoke: a few hundred connections, seconds per scenario
 //
+// The cluster scenario (redis-broadcast) runs on two servers of the same
+// implementation sharing Redis (-redis, default 127.0.0.1:6379); by hand:
+//
+//	sio-bench -url http://127.0.0.1:3001/socket.io/ -peer-url http://127.0.0.1:3002/socket.io/ -scenario redis-broadcast
+//
 // The client speaks Engine.IO 4 / Socket.IO 5 over WebSocket (a compact
 // client on raw TCP) and long-polling (net/http), to 127.0.0.1 only. The
 // exit status is 1 when a run had a problem: lost or misrouted
@@ -44,6 +49,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		target    = fs.String("url", "http://127.0.0.1:3000/socket.io/", "server to load (single mode); 127.0.0.1 only")
 		pid       = fs.Int("server-pid", 0, "pid of the server, for RSS and CPU from /proc (single mode; 0: not sampled)")
+		peerURL   = fs.String("peer-url", "", "second server of the cluster scenarios, sharing the first one's Redis (single mode)")
+		peerPID   = fs.Int("peer-pid", 0, "pid of the -peer-url server (single mode; 0: not sampled)")
+		redisAddr = fs.String("redis", defaultRedis, "Redis (host:port) the servers of the cluster scenarios share in suite mode")
 		scenList  = fs.String("scenario", "all", "comma-separated scenarios: "+scenarioNames()+", or all")
 		suite     = fs.Bool("suite", false, "start each server in turn and compare them")
 		quick     = fs.Bool("quick", false, "smoke sizes: a few hundred connections, a few seconds per scenario, 1 run")
@@ -70,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pollRate    = fs.Int("poll-rate", 0, "polling-broadcast: events per second")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sio-bench [-suite [-quick]] [-url URL -server-pid PID] [-scenario LIST] [sizes]")
+		fmt.Fprintln(stderr, "usage: sio-bench [-suite [-quick]] [-url URL -server-pid PID [-peer-url URL -peer-pid PID]] [-scenario LIST] [sizes]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -145,6 +153,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			SioBinary:  *sioBin,
 			Node:       *nodeBin,
 			PingMillis: int(pingEvery.Milliseconds()),
+			Redis:      *redisAddr,
 			Log:        stderr,
 		}, stdout)
 		fmt.Fprintf(stderr, "suite took %v\n", time.Since(start).Round(time.Second))
@@ -165,9 +174,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	env.Proc = procSampler{pid: *pid}
 	env.Log = stderr
+	if *peerURL != "" {
+		peer, err := envFromURL(*peerURL)
+		if err != nil {
+			fmt.Fprintln(stderr, "sio-bench:", err)
+			return 2
+		}
+		if peer.Path != env.Path {
+			fmt.Fprintf(stderr, "sio-bench: -peer-url path %s differs from -url path %s\n", peer.Path, env.Path)
+			return 2
+		}
+		env.Peers = []Peer{{Addr: peer.Addr, Proc: procSampler{pid: *peerPID}}}
+	}
 	failed := false
 	for _, name := range names {
 		sc, _ := scenarioByName(name)
+		if sc.Cluster && len(env.Peers) == 0 && (*scenList == "" || *scenList == "all") {
+			fmt.Fprintf(stderr, "%s: skipped (needs a second server: -peer-url)\n", name)
+			continue
+		}
 		fmt.Fprintf(stderr, "%s\n", name)
 		res := runScenario(ctx, sc, env, sz)
 		for _, m := range res.Metrics {

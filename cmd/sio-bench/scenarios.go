@@ -19,6 +19,15 @@ type Env struct {
 	Path string      // e.g. /socket.io/
 	Proc procSampler // the server process, for RSS and CPU (pid 0: not sampled)
 	Log  io.Writer   // progress lines
+	// Peers are the other servers of a cluster the first one belongs to
+	// (same implementation, same Redis), for the cluster scenarios.
+	Peers []Peer
+}
+
+// Peer is another server of the cluster.
+type Peer struct {
+	Addr string      // 127.0.0.1:port, same Path as the first server
+	Proc procSampler // pid 0: not sampled
 }
 
 // Sizes are the knobs of the scenarios.
@@ -80,24 +89,28 @@ func runScenario(ctx context.Context, sc Scenario, env Env, sz Sizes) Result {
 type Scenario struct {
 	Name string
 	Run  func(ctx context.Context, env Env, sz Sizes) Result
+	// Cluster scenarios need two servers of the same implementation
+	// sharing a Redis (Env.Peers).
+	Cluster bool
 }
 
 var scenarios = []Scenario{
-	{"idle", runIdle},
-	{"connect", runConnect},
-	{"echo", func(ctx context.Context, env Env, sz Sizes) Result {
+	{Name: "idle", Run: runIdle},
+	{Name: "connect", Run: runConnect},
+	{Name: "echo", Run: func(ctx context.Context, env Env, sz Sizes) Result {
 		return runEcho(ctx, env, "echo", false, sz.EchoClients, sz.InFlight, sz)
 	}},
-	{"broadcast", func(ctx context.Context, env Env, sz Sizes) Result {
+	{Name: "broadcast", Run: func(ctx context.Context, env Env, sz Sizes) Result {
 		return runBroadcast(ctx, env, "broadcast", false, sz.BcastClients, sz.Rate, sz)
 	}},
-	{"room", runRoom},
-	{"polling-echo", func(ctx context.Context, env Env, sz Sizes) Result {
+	{Name: "room", Run: runRoom},
+	{Name: "polling-echo", Run: func(ctx context.Context, env Env, sz Sizes) Result {
 		return runEcho(ctx, env, "polling-echo", true, sz.PollClients, sz.InFlight, sz)
 	}},
-	{"polling-broadcast", func(ctx context.Context, env Env, sz Sizes) Result {
+	{Name: "polling-broadcast", Run: func(ctx context.Context, env Env, sz Sizes) Result {
 		return runBroadcast(ctx, env, "polling-broadcast", true, sz.PollClients, sz.PollRate, sz)
 	}},
+	{Name: "redis-broadcast", Run: runRedisBroadcast, Cluster: true},
 }
 
 func scenarioByName(name string) (Scenario, bool) {
@@ -476,7 +489,11 @@ func (dv *deliveries) rate(measureStart time.Time, scheduled time.Duration) floa
 
 // handler returns the event handler of one client; room is the index of
 // the client's room, or -1 to skip the room check.
-func (dv *deliveries) handler(room int64) eventFunc {
+func (dv *deliveries) handler(room int64) eventFunc { return dv.handlerAlso(room, nil) }
+
+// handlerAlso is handler that also records the latency of the measured
+// deliveries in also (when not nil).
+func (dv *deliveries) handlerAlso(room int64, also *histogram) eventFunc {
 	last := int64(-1)
 	return func(_ *Client, name string, args []byte) {
 		if name != "bcast" {
@@ -486,6 +503,9 @@ func (dv *deliveries) handler(room int64) eventFunc {
 		t, ok1 := jsonInt(args, "t")
 		seq, ok2 := jsonInt(args, "seq")
 		if !ok1 || !ok2 {
+			if _, probe := jsonInt(args, "probe"); probe {
+				return // a late cluster probe (awaitCluster), not a delivery
+			}
 			dv.malformed.Add(1)
 			return
 		}
@@ -502,6 +522,9 @@ func (dv *deliveries) handler(room int64) eventFunc {
 		if seq >= dv.measureFrom {
 			dv.measured.Add(1)
 			dv.lat.Record(time.Duration(now - t))
+			if also != nil {
+				also.Record(time.Duration(now - t))
+			}
 			dv.lastAt.Store(now)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -144,10 +145,12 @@ func (p *serverProc) Exited() bool {
 	}
 }
 
-// serverKind knows how to start one of the compared servers.
+// serverKind knows how to start one of the compared servers: alone
+// (redis empty), or as a node of a cluster on the Redis at redis, under
+// the channel prefix key.
 type serverKind struct {
 	Name  string
-	start func(ctx context.Context) (*serverProc, error)
+	start func(ctx context.Context, redis, key string) (*serverProc, error)
 }
 
 // SuiteConfig configures Suite.
@@ -161,6 +164,7 @@ type SuiteConfig struct {
 	SioBinary  string // prebuilt bench/sio-server; empty: build it
 	Node       string // node executable
 	PingMillis int    // heartbeat for both servers (0: their default)
+	Redis      string // Redis of the cluster scenarios (host:port)
 	Log        io.Writer
 }
 
@@ -216,16 +220,38 @@ func Suite(ctx context.Context, cfg SuiteConfig, out io.Writer) ([]string, error
 					return nil, fmt.Errorf("building bench/sio-server: %v\n%s", err, msg)
 				}
 			}
-			kinds = append(kinds, serverKind{"sio", func(ctx context.Context) (*serverProc, error) {
-				return startServer(ctx, "sio", []string{bin, "-port", "0"}, cfg.Root, env)
+			kinds = append(kinds, serverKind{"sio", func(ctx context.Context, redis, key string) (*serverProc, error) {
+				argv := []string{bin, "-port", "0"}
+				if redis != "" {
+					argv = append(argv, "-redis", redis, "-redis-key", key)
+				}
+				return startServer(ctx, "sio", argv, cfg.Root, env)
 			}})
 		case "node":
 			script := filepath.Join(cfg.Root, "bench", "node-server.mjs")
-			kinds = append(kinds, serverKind{"node", func(ctx context.Context) (*serverProc, error) {
-				return startServer(ctx, "node", []string{cfg.Node, "--expose-gc", script, "--port", "0"}, cfg.Root, env)
+			kinds = append(kinds, serverKind{"node", func(ctx context.Context, redis, key string) (*serverProc, error) {
+				argv := []string{cfg.Node, "--expose-gc", script, "--port", "0"}
+				if redis != "" {
+					argv = append(argv, "--redis", redis, "--redis-key", key)
+				}
+				return startServer(ctx, "node", argv, cfg.Root, env)
 			}})
 		default:
 			return nil, fmt.Errorf("unknown server %q (want sio or node)", name)
+		}
+	}
+
+	// The cluster scenarios need Redis: without it they fail at once.
+	var redisErr error
+	for _, name := range cfg.Scenarios {
+		if sc, ok := scenarioByName(name); ok && sc.Cluster {
+			if cfg.Redis == "" {
+				cfg.Redis = defaultRedis
+			}
+			if pong, err := redisQuery(ctx, cfg.Redis, "PING"); err != nil || pong != "PONG" {
+				redisErr = fmt.Errorf("no answer from Redis at %s (%v): start it, point -redis at it, or leave %s out (-scenario)", cfg.Redis, err, name)
+			}
+			break
 		}
 	}
 
@@ -242,7 +268,16 @@ func Suite(ctx context.Context, cfg SuiteConfig, out io.Writer) ([]string, error
 					return problems, ctx.Err()
 				}
 				fmt.Fprintf(cfg.Log, "%s %s run %d/%d\n", kind.Name, sc.Name, run, cfg.Runs)
-				res, err := runOnce(ctx, kind, sc, cfg)
+				var res Result
+				var err error
+				switch {
+				case !sc.Cluster:
+					res, err = runOnce(ctx, kind, sc, cfg)
+				case redisErr != nil:
+					err = redisErr
+				default:
+					res, err = runCluster(ctx, kind, sc, cfg)
+				}
 				if err != nil {
 					problems = append(problems, fmt.Sprintf("%s %s run %d: %v", kind.Name, sc.Name, run, err))
 					continue
@@ -262,7 +297,7 @@ func Suite(ctx context.Context, cfg SuiteConfig, out io.Writer) ([]string, error
 }
 
 func runOnce(ctx context.Context, kind serverKind, sc Scenario, cfg SuiteConfig) (res Result, err error) {
-	srv, err := kind.start(ctx)
+	srv, err := kind.start(ctx, "", "")
 	if err != nil {
 		return res, err
 	}
@@ -274,6 +309,51 @@ func runOnce(ctx context.Context, kind serverKind, sc Scenario, cfg SuiteConfig)
 	} else if len(res.Problems) > 0 {
 		if tail := strings.TrimSpace(srv.out.String()); tail != "" {
 			res.problem("server output:\n%s", lastLines(tail, 20))
+		}
+	}
+	return res, nil
+}
+
+// defaultRedis is where the cluster scenarios find Redis by default.
+const defaultRedis = "127.0.0.1:6379"
+
+// clusterRuns numbers the clusters of this process, for their Redis keys.
+var clusterRuns atomic.Int64
+
+// runCluster runs a cluster scenario on two fresh servers of kind that
+// share the Redis of cfg under a channel prefix of their own (no other
+// run, and nothing else on that Redis, hears them).
+func runCluster(ctx context.Context, kind serverKind, sc Scenario, cfg SuiteConfig) (res Result, err error) {
+	key := fmt.Sprintf("sio-bench-%d-%d", os.Getpid(), clusterRuns.Add(1))
+	var procs []*serverProc
+	defer func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}()
+	for range 2 {
+		p, err := kind.start(ctx, cfg.Redis, key)
+		if err != nil {
+			return res, err
+		}
+		procs = append(procs, p)
+	}
+	env := Env{
+		Addr:  procs[0].Addr(),
+		Path:  "/socket.io/",
+		Proc:  procSampler{pid: procs[0].PID()},
+		Log:   cfg.Log,
+		Peers: []Peer{{Addr: procs[1].Addr(), Proc: procSampler{pid: procs[1].PID()}}},
+	}
+	res = runScenario(ctx, sc, env, cfg.Sizes)
+	failed := len(res.Problems) > 0
+	for i, p := range procs {
+		if p.Exited() {
+			res.problem("server %d of 2 exited during the run: %s\n%s", i+1, p.cmd.ProcessState, p.out)
+		} else if failed {
+			if tail := strings.TrimSpace(p.out.String()); tail != "" {
+				res.problem("output of server %d of 2:\n%s", i+1, lastLines(tail, 20))
+			}
 		}
 	}
 	return res, nil
@@ -314,6 +394,7 @@ var targets = map[[2]string]target{
 	{"broadcast", "server CPU per delivery"}: {"sio ≤ 1/3 node", true, func(s, n float64) bool { return s <= n/3 }},
 	{"room", "wrong-room deliveries"}:        {"0", false, func(s, _ float64) bool { return s == 0 }},
 	{"room", "lost deliveries"}:              {"0", false, func(s, _ float64) bool { return s == 0 }},
+	{"redis-broadcast", "lost deliveries"}:   {"0", false, func(s, _ float64) bool { return s == 0 }},
 }
 
 func writeTable(w io.Writer, cfg SuiteConfig, tab *table, problems []string) {
@@ -326,10 +407,10 @@ func writeTable(w io.Writer, cfg SuiteConfig, tab *table, problems []string) {
 	sz := cfg.Sizes
 	fmt.Fprintf(w, "Sizes: idle %d conns; connect %d conns (%d in flight); echo %d clients × %d in flight; "+
 		"broadcast %d clients at %d/s; room %d clients in %d rooms at %d/s; polling %d clients (broadcast at %d/s); "+
-		"%v measured after %v warm-up.\n\n",
+		"redis-broadcast %d clients split over 2 servers at %d/s; %v measured after %v warm-up.\n\n",
 		sz.IdleClients, sz.ConnectClients, sz.Concurrency, sz.EchoClients, sz.InFlight,
 		sz.BcastClients, sz.Rate, sz.RoomClients, sz.Rooms, sz.Rate, sz.PollClients, sz.PollRate,
-		sz.Duration, sz.Warmup)
+		sz.BcastClients, sz.Rate, sz.Duration, sz.Warmup)
 	if cfg.Quick {
 		fmt.Fprintf(w, "Quick sizes: a smoke run; the targets are set for the full sizes and only indicative here.\n\n")
 	}
@@ -390,13 +471,28 @@ func machine(cfg SuiteConfig) string {
 		kernel += " " + strings.TrimSpace(string(data))
 	}
 	parts := []string{cpu, strconv.Itoa(runtime.NumCPU()) + " cores", kernel, runtime.Version()}
+	cluster := slices.ContainsFunc(cfg.Scenarios, func(name string) bool {
+		sc, ok := scenarioByName(name)
+		return ok && sc.Cluster
+	})
 	if slices.Contains(cfg.Servers, "node") {
 		if v, err := exec.Command(cfg.Node, "--version").Output(); err == nil {
 			parts = append(parts, "node "+strings.TrimSpace(string(v)))
 		}
-		var pkg struct{ Version string }
-		if data, err := os.ReadFile(filepath.Join(cfg.Root, "node_modules", "socket.io", "package.json")); err == nil && json.Unmarshal(data, &pkg) == nil {
-			parts = append(parts, "socket.io "+pkg.Version)
+		pkgs := []string{"socket.io"}
+		if cluster {
+			pkgs = append(pkgs, "@socket.io/redis-adapter", "redis")
+		}
+		for _, name := range pkgs {
+			var pkg struct{ Version string }
+			if data, err := os.ReadFile(filepath.Join(cfg.Root, "node_modules", name, "package.json")); err == nil && json.Unmarshal(data, &pkg) == nil {
+				parts = append(parts, name+" "+pkg.Version)
+			}
+		}
+	}
+	if cluster && cfg.Redis != "" {
+		if v := redisVersion(context.Background(), cfg.Redis); v != "" {
+			parts = append(parts, "Redis "+v)
 		}
 	}
 	return strings.Join(parts, ", ")
