@@ -19,10 +19,8 @@ package main
 
 import (
 	"context"
-	"embed"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,11 +30,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-sio/sio/examples/chat/static"
 	"github.com/go-sio/sio/socketio"
 )
-
-//go:embed static
-var static embed.FS
 
 func main() {
 	addr := flag.String("addr", defaultAddr(), "listen address (host:port; port 0 picks a free one)")
@@ -92,10 +88,9 @@ func run(addr, clientDir string, log *slog.Logger) error {
 	chat := newChat(io, log)
 	io.OnConnection(chat.onConnection)
 
-	page, _ := fs.Sub(static, "static")
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
-	mux.Handle("/", securityHeaders(http.FileServerFS(page)))
+	mux.Handle("/", securityHeaders(http.FileServerFS(static.FS)))
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

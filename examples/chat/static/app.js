@@ -18,7 +18,22 @@ const state = {
   room: "",           // the room we are in, once the server confirmed it
   users: [],          // nicknames in our room
   typers: new Map(),  // nickname -> timer that clears the indicator
+  seen: new Set(),    // ids of the messages shown in our room
+  // Versions of the last room list and member list shown. A cluster of
+  // servers (examples/cluster) numbers these snapshots: one computed
+  // earlier on another server can arrive after a newer one, and is then
+  // ignored. A single server sends no version.
+  versions: { rooms: 0, users: 0 },
 };
+
+// fresh reports whether a snapshot of kind ("rooms" or "users") with this
+// version is newer than the one shown, and records it if so.
+function fresh(kind, version) {
+  if (typeof version !== "number") return true;
+  if (version < state.versions[kind]) return false;
+  state.versions[kind] = version;
+  return true;
+}
 
 // A random token identifying this tab across reconnections, sent in the
 // handshake: if our old connection is still open on the server (it may
@@ -44,7 +59,14 @@ if (typeof io !== "function") {
   throw new Error("socket.io client missing");
 }
 
-const socket = io({ auth: { token: tabToken() } });
+// The transports can be chosen in the address of the page:
+// ?transports=websocket skips HTTP long-polling, which a cluster behind a
+// load balancer without sticky sessions needs (see examples/cluster).
+const transports = new URLSearchParams(location.search).get("transports");
+const socket = io({
+  auth: { token: tabToken() },
+  ...(transports ? { transports: transports.split(",") } : {}),
+});
 
 // request emits an event with an acknowledgement and resolves to the
 // server's reply; it rejects when the server refuses (reply.error) or
@@ -64,6 +86,7 @@ async function request(event, payload) {
 
 socket.on("connect", () => {
   setStatus("connected", "connected");
+  state.versions = { rooms: 0, users: 0 };
   // After a reconnection we have a new socket on the server: claim the
   // nickname again and go back to our room.
   if (state.nick) restore();
@@ -145,6 +168,8 @@ async function enterRoom(name) {
   clearTypers();
   state.room = reply.room;
   state.users = reply.users || [];
+  state.versions.users = reply.version || 0;
+  state.seen.clear();
   $("room-title").textContent = `#${state.room}`;
   $("messages").replaceChildren();
   for (const m of reply.history || []) addMessage(m);
@@ -168,7 +193,8 @@ $("room-form").addEventListener("submit", async (e) => {
 });
 
 // The room list, with member counts, is pushed to everyone on each change.
-socket.on("rooms", (rooms) => {
+socket.on("rooms", (rooms, version) => {
+  if (!fresh("rooms", version)) return;
   const items = rooms.map(({ name, users }) => {
     const button = document.createElement("button");
     button.type = "button";
@@ -201,8 +227,8 @@ function highlightRoom() {
   }
 }
 
-socket.on("users", ({ room, users }) => {
-  if (room !== state.room) return;
+socket.on("users", ({ room, users, version }) => {
+  if (room !== state.room || !fresh("users", version)) return;
   state.users = users;
   for (const nick of state.typers.keys()) {
     if (!users.includes(nick)) setTyper(nick, false);
@@ -235,7 +261,14 @@ function append(li) {
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
-function addMessage({ from, text, time }) {
+function addMessage({ id, from, text, time }) {
+  // A message sent while we joined can come both in the history and as
+  // an event: show it once.
+  if (id) {
+    if (state.seen.has(id)) return;
+    state.seen.add(id);
+    if (state.seen.size > 500) state.seen.delete(state.seen.values().next().value);
+  }
   const li = document.createElement("li");
   li.className = from === state.nick ? "message mine" : "message";
   const meta = document.createElement("div");

@@ -1,0 +1,193 @@
+// Command cluster is the chat of examples/chat served by several nodes at
+// once: every node runs this program, all of them share one Redis, and a
+// page connected to any node chats with the pages of every other one. The
+// page is examples/chat's.
+//
+// From the repository root, with Redis on 127.0.0.1:6379:
+//
+//	npm ci                                     # once: the socket.io client bundle
+//	go run ./examples/cluster -addr :3001 &    # node A
+//	go run ./examples/cluster -addr :3002 &    # node B
+//
+// or `make cluster`, which starts both and stops them on Ctrl-C. Then open
+// http://localhost:3001 and http://localhost:3002 side by side.
+//
+// Each node prints the URL it serves on standard output once it listens;
+// logs go to standard error. README.md explains where the chat's state
+// lives in a cluster and how to put the nodes behind a load balancer
+// (nginx.conf).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/go-sio/sio/adapter/redis"
+	"github.com/go-sio/sio/engineio"
+	"github.com/go-sio/sio/examples/chat/static"
+	"github.com/go-sio/sio/socketio"
+)
+
+func main() {
+	addr := flag.String("addr", defaultAddr(), "listen address (host:port; port 0 picks a free one)")
+	redisAddr := flag.String("redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (host:port) shared by the nodes")
+	key := flag.String("key", "chat", "prefix of the Redis channels and keys: nodes with the same one form a cluster")
+	clientDir := flag.String("client", "node_modules/socket.io-client/dist", "directory of the socket.io client bundle")
+	debug := flag.Bool("debug", false, "log at debug level")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if _, err := os.Stat(filepath.Join(*clientDir, "socket.io.js")); err != nil {
+		fmt.Fprintf(os.Stderr, "cluster: the socket.io client bundle is missing (%s).\n"+
+			"Run `npm ci` in the repository root to install it, and start the nodes from there,\n"+
+			"or point -client at a directory holding socket.io.js.\n", *clientDir)
+		os.Exit(1)
+	}
+	if err := run(*addr, *redisAddr, *key, *clientDir, log); err != nil {
+		log.Error("cluster: " + err.Error())
+		os.Exit(1)
+	}
+}
+
+// defaultAddr is :$PORT when PORT is set, :3001 otherwise.
+func defaultAddr() string { return ":" + envOr("PORT", "3001") }
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(addr, redisAddr, key, clientDir string, log *slog.Logger) error {
+	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	pingCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	err := rdb.Ping(pingCtx).Err()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("no answer from Redis at %s: %w", redisAddr, err)
+	}
+
+	io, err := socketio.NewServer(socketio.Config{
+		ClientFS:          os.DirFS(clientDir),
+		MaxHTTPBufferSize: 64 << 10,
+		Logger:            log,
+		OnError: func(s *socketio.Socket, err error) {
+			log.Warn("event refused", "socket", s.ID(), "err", err)
+		},
+		// Broadcasts, FetchSockets, DisconnectSockets and server-side
+		// events reach every node through Redis.
+		Adapter: redis.NewAdapter(rdb, redis.Options{Key: key, Logger: log}),
+		// The session id in a cookie ("io"), for load balancers that keep
+		// a client on one node by a cookie (see README.md).
+		Cookie: &engineio.Cookie{},
+	})
+	if err != nil {
+		return err
+	}
+	nodeID := io.Of("/").Adapter().(*redis.Adapter).ServerID()
+	log = log.With("node", nodeID)
+	st := &store{rdb: rdb, prefix: key}
+	c := &chat{io: io, store: st, presence: newPresence(io, st, log), log: log, nodeID: nodeID}
+	io.OnConnection(c.onConnection)
+
+	bg, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	go c.presence.run(bg)
+	go c.presence.watchServers(bg, 2*time.Second)
+	// A node that starts refreshes the lists once: the room list in Redis
+	// may be left over from nodes that are gone.
+	c.presence.changedAll()
+
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	mux.Handle("/", securityHeaders(http.FileServerFS(static.FS)))
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		_ = io.Close()
+		return err
+	}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	fmt.Printf("cluster: node %s listening on %s\n", nodeID, pageURL(ln.Addr()))
+	log.Info("node started", "addr", ln.Addr().String(), "redis", redisAddr, "key", key)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case err := <-serveErr:
+		_ = io.Close()
+		return err
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down")
+
+	// Close the Socket.IO server first: it disconnects every client (the
+	// pages reconnect, to this node when it is back or, behind a load
+	// balancer, to another one). The disconnect handlers free the
+	// nicknames in Redis: wait for them before closing it. The other
+	// nodes notice that this one is gone and refresh their lists.
+	if err := io.Close(); err != nil {
+		log.Warn("closing socket.io server", "err", err)
+	}
+	done := make(chan struct{})
+	go func() { c.sockets.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		log.Warn("some disconnect handlers did not finish in 5s")
+	}
+	stopBackground()
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// securityHeaders adds a Content Security Policy to the page: scripts,
+// styles and connections only from this server.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy",
+			"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// pageURL is the URL to open for the listening address a: "localhost" when
+// it listens on every interface.
+func pageURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
