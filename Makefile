@@ -10,11 +10,15 @@ FUZZTIME_LONG ?= 2m
 # Go servers under compat-tests/ that the Node tests start.
 COMPAT_SERVERS := eioserver sioserver
 
-.PHONY: run test vet gotest fuzz-smoke fuzz compat compat-servers browser bench bench-quick node-deps
+.PHONY: run cluster test vet gotest fuzz-smoke fuzz compat compat-servers browser bench bench-quick node-deps
 
 ## run: the chat example on :3000 with the in-memory adapter
 run: node-deps
 	$(GO) run ./examples/chat
+
+## cluster: the chat on two nodes (:3001, :3002) sharing the Redis at REDIS_ADDR (default 127.0.0.1:6379); Ctrl-C stops both
+cluster: node-deps
+	GO="$(GO)" examples/cluster/run.sh
 
 ## test: vet, race-enabled tests, a fuzz smoke run, the Node compatibility and browser tests
 test:
