@@ -151,11 +151,7 @@ func run(addr, redisAddr, key, clientDir string, log *slog.Logger) error {
 	if err := io.Close(); err != nil {
 		log.Warn("closing socket.io server", "err", err)
 	}
-	done := make(chan struct{})
-	go func() { c.sockets.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
+	if !c.waitDisconnected(5 * time.Second) {
 		log.Warn("some disconnect handlers did not finish in 5s")
 	}
 	stopBackground()
