@@ -7,7 +7,8 @@
 // Needs Debian's chromium (see chat.test.mjs) and Redis on 127.0.0.1:6379
 // (REDIS_ADDR overrides). Without either, the test is skipped, except
 // under CI=true where it fails. The nodes use a Redis key prefix of their
-// own, so nothing else on that Redis is touched.
+// own, so nothing else on that Redis is touched, and deletes its keys at
+// the end.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { createClient } from 'redis';
 import {
   build, clientDir, haveChromium, launchBrowser, outDir, requireChromium, run,
 } from './lib/harness.mjs';
@@ -45,6 +47,18 @@ let skip = false;
 if (!inCI) {
   if (!haveChromium) skip = 'chromium not found (see chat.test.mjs)';
   else if (!redisUp) skip = `Redis at ${redisAddr} does not answer: start redis-server`;
+}
+
+// deleteKeys removes the keys the nodes stored under the test's prefix.
+async function deleteKeys() {
+  const client = createClient({ url: `redis://${redisAddr}` });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    for await (const k of client.scanIterator({ MATCH: `${key}:*` })) await client.del(k);
+  } finally {
+    await client.quit();
+  }
 }
 
 // startNode runs a node of examples/cluster on addr; the node prints the
@@ -112,6 +126,7 @@ test('chat across two nodes sharing Redis', { skip, timeout: 180_000 }, async (t
     await browser.close();
     nodeA.proc.kill('SIGKILL'); // no-op when it already stopped
     nodeB.proc.kill('SIGKILL');
+    await deleteKeys();
   });
 
   // alice uses the default transports (long-polling, then the upgrade);
