@@ -258,3 +258,24 @@ func TestDisconnectReasonOnProtocolViolation(t *testing.T) {
 		}
 	}
 }
+
+// A connection that closes while its connection handler runs still gets
+// the disconnect handlers that connection handler registers.
+func TestDisconnectHandlerRegisteredDuringClose(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	release := make(chan struct{})
+	reasons := make(chan Reason, 1)
+	ts.io.OnConnection(func(s *Socket) {
+		<-release
+		s.OnDisconnect(func(r Reason) { reasons <- r })
+	})
+	c := ts.dialWS("")
+	c.send("40")
+	expectMatch(t, c, `40\{"sid":"[A-Za-z0-9_-]{20}"\}`)
+	c.closeTransport()
+	time.Sleep(50 * time.Millisecond) // the server sees the close first
+	close(release)
+	if r := recv(t, reasons); r != ReasonTransportClose {
+		t.Fatalf("reason %q", r)
+	}
+}

@@ -743,7 +743,6 @@ func (s *Socket) close(reason Reason) {
 	s.state = stateClosed
 	acks := s.acks
 	s.acks = nil
-	disconnecting, disconnect := s.onDisconnecting, s.onDisconnect
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil)
@@ -753,6 +752,12 @@ func (s *Socket) close(reason Reason) {
 	// makes a new socket instead of being taken for a duplicate.
 	s.client.remove(s)
 	s.exec.run(func() {
+		// The handlers are read here, on the executor: a connection
+		// handler still running when the connection closed has registered
+		// them by now.
+		s.mu.Lock()
+		disconnecting, disconnect := s.onDisconnecting, s.onDisconnect
+		s.mu.Unlock()
 		for _, fn := range disconnecting {
 			s.safeCall(func() { fn(reason) })
 		}
