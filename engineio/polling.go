@@ -27,12 +27,12 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 	s.mu.Lock()
 	if s.getActive {
 		s.closeLocked(ReasonTransportError, errPollOverlap)
-		writeRequestError(w, &RequestError{Code: BadRequest, Context: "overlapping poll"})
+		srv.refuse(w, &RequestError{Code: BadRequest, Context: "overlapping poll"})
 		return
 	}
 	if s.state == stateClosed {
 		s.mu.Unlock()
-		writeRequestError(w, &RequestError{Code: UnknownSID})
+		srv.refuse(w, &RequestError{Code: UnknownSID})
 		return
 	}
 	s.getActive = true
@@ -82,6 +82,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 	if closing {
 		s.fail(s.reason, nil)
 	}
+	srv.stats.sent(s, packets, nil)
 	srv.writePayload(w, r, s.rev, packets, jsonp, noB64)
 }
 
@@ -138,7 +139,7 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session,
 	s.mu.Lock()
 	if s.postActive {
 		s.closeLocked(ReasonTransportError, errDataOverlap)
-		writeRequestError(w, &RequestError{Code: BadRequest, Context: "overlapping data request"})
+		srv.refuse(w, &RequestError{Code: BadRequest, Context: "overlapping data request"})
 		return
 	}
 	s.postActive = true
@@ -152,7 +153,7 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session,
 	binaryBody := r.Header.Get("Content-Type") == "application/octet-stream"
 	if binaryBody && s.rev != eio.Rev3 {
 		s.fail(ReasonTransportError, errors.New("engineio: binary content on revision 4"))
-		writeRequestError(w, &RequestError{Code: BadRequest, Context: "invalid content type"})
+		srv.refuse(w, &RequestError{Code: BadRequest, Context: "invalid content type"})
 		return
 	}
 	limit := srv.cfg.MaxHTTPBufferSize
@@ -168,7 +169,7 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session,
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		s.fail(ReasonTransportError, fmt.Errorf("engineio: reading request body: %w", err))
-		writeRequestError(w, &RequestError{Code: BadRequest, Context: "body read error"})
+		srv.refuse(w, &RequestError{Code: BadRequest, Context: "body read error"})
 		return
 	}
 	if int64(len(body)) > limit {
@@ -193,7 +194,7 @@ func (srv *Server) serveData(w http.ResponseWriter, r *http.Request, s *Session,
 	}
 	if err != nil {
 		s.fail(ReasonParseError, err)
-		writeRequestError(w, &RequestError{Code: BadRequest, Context: err.Error()})
+		srv.refuse(w, &RequestError{Code: BadRequest, Context: err.Error()})
 		return
 	}
 	h := w.Header()

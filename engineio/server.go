@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ type Server struct {
 	poller  *websocket.Poller
 	shards  [sessionShards]sessionShard
 	count   atomic.Int64
+	stats   serverStats
 	closed  atomic.Bool
 }
 
@@ -158,9 +160,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	upgrade := websocket.IsUpgradeRequest(r)
-	fail := writeRequestError
+	fail := srv.refuse
 	if upgrade {
-		fail = writeUpgradeError
+		fail = srv.refuseUpgrade
 	} else if srv.cfg.CORS != nil && srv.cfg.CORS.apply(w, r) {
 		return // preflight answered
 	}
@@ -321,12 +323,14 @@ func (srv *Server) open(s *Session) {
 	if srv.cfg.InitialPacket != nil {
 		s.queue = append(s.queue, NewTextMessage(srv.cfg.InitialPacket))
 	}
+	srv.stats.sessionOpened(s.websocket)
 	srv.addSession(s)
 	s.startHeartbeat()
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				srv.cfg.Logger.Error("engineio: OnOpen panic", "sid", s.id, "panic", r)
+				srv.stats.panics.Add(1)
+				srv.cfg.Logger.Error("engineio: OnOpen panic", "sid", s.id, "panic", r, "stack", string(debug.Stack()))
 				s.fail(ReasonTransportError, errors.New("engineio: OnOpen panic"))
 			}
 		}()

@@ -155,6 +155,7 @@ func (s *Session) SendVolatile(msgs ...*Message) bool {
 	if s.state != stateOpen || s.upgrading || len(s.queue) > 0 || s.flushing ||
 		(s.websocket && s.ws == nil) || (!s.websocket && s.pollWait == nil) {
 		s.mu.Unlock()
+		s.srv.stats.volatileDropped.Add(1)
 		return false
 	}
 	s.queue = append(s.queue, msgs...)
@@ -282,6 +283,7 @@ func (s *Session) flush() {
 			frames = append(frames, m.frame(s.rev, deflate, threshold))
 		}
 		err := ws.WriteFrames(frames)
+		s.srv.stats.sent(s, batch, err)
 		clear(frames)
 		s.mu.Lock()
 		if err != nil {
@@ -311,6 +313,7 @@ func (s *Session) closeLocked(reason Reason, err error) {
 	}
 	s.state = stateClosed
 	s.reason = reason
+	s.srv.stats.sessionClosed(s.websocket, reason)
 	s.stopUpgradeLocked()
 	if s.closeTimer != nil {
 		s.closeTimer.Stop()
@@ -405,6 +408,7 @@ func (s *Session) dispatch() {
 func (s *Session) deliver(ev *inEvent) {
 	defer func() {
 		if r := recover(); r != nil {
+			s.srv.stats.panics.Add(1)
 			s.srv.cfg.Logger.Error("engineio: handler panic", "sid", s.id, "panic", r, "stack", string(debug.Stack()))
 			if !ev.close {
 				s.fail(ReasonTransportError, fmt.Errorf("engineio: handler panic: %v", r))
@@ -429,6 +433,7 @@ var errHeartbeatDirection = errors.New("engineio: invalid heartbeat direction")
 func (s *Session) onPacket(p eio.Packet, owned bool) {
 	switch p.Type {
 	case eio.Message:
+		s.srv.stats.received(s, len(p.Data))
 		data := p.Data
 		if !owned {
 			data = append([]byte(nil), data...)

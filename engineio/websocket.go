@@ -44,7 +44,7 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 		s.mu.Unlock()
 	})
 	if errors.Is(err, websocket.ErrBadHandshake) {
-		writeUpgradeError(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
+		srv.refuseUpgrade(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
 		return
 	}
 	if err != nil {
@@ -68,7 +68,7 @@ func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Sessi
 			c.SetSession(&wsRole{})
 		})
 		if errors.Is(err, websocket.ErrBadHandshake) {
-			writeUpgradeError(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
+			srv.refuseUpgrade(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
 			return
 		}
 		if c != nil {
@@ -90,7 +90,7 @@ func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Sessi
 		s.mu.Unlock()
 	})
 	if errors.Is(err, websocket.ErrBadHandshake) {
-		writeUpgradeError(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
+		srv.refuseUpgrade(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
 	}
 }
 
@@ -178,6 +178,7 @@ func (s *Session) onProbePacket(c *websocket.Conn, p eio.Packet, err error) {
 		s.probe = nil
 		s.upgraded = true
 		s.websocket = true
+		s.srv.stats.sessionUpgraded()
 		s.ws = c
 		c.SetSession(&wsRole{s: s})
 		if s.pollWait != nil { // a poll still waiting gets a noop

@@ -153,6 +153,7 @@ func (b BroadcastOperator) EmitWithAckEach(ctx context.Context, each func(Broadc
 	case <-ctx.Done():
 		stop()
 		if errors.Is(context.Cause(ctx), ErrAckTimeout) {
+			b.ns.srv.stats.broadcastAckTimeouts.Add(1)
 			return ErrAckTimeout
 		}
 		return ctx.Err()

@@ -32,6 +32,7 @@ type Server struct {
 	parents []*ParentNamespace
 	main    *Namespace
 	closed  atomic.Bool
+	stats   serverStats
 }
 
 // NewServer returns a server for cfg (zero value: the reference
@@ -200,6 +201,7 @@ func (srv *Server) Close() error {
 
 // reportError hands an error to Config.OnError.
 func (srv *Server) reportError(s *Socket, err error) {
+	srv.stats.reported(err)
 	if srv.cfg.OnError != nil {
 		func() {
 			defer func() { _ = recover() }()

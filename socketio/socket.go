@@ -469,6 +469,7 @@ func (e SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...an
 	case <-ctx.Done():
 		e.s.removeAck(id)
 		if cause := context.Cause(ctx); errors.Is(cause, ErrAckTimeout) {
+			e.s.ns.srv.stats.ackTimeouts.Add(1)
 			return nil, ErrAckTimeout
 		}
 		return nil, ctx.Err()
@@ -630,6 +631,7 @@ func (s *Socket) runConnect() {
 		for _, mw := range n.middlewareList() {
 			err := safeMiddleware(mw, s)
 			if err != nil {
+				n.srv.stats.connectErrors.Add(1)
 				s.client.remove(s)
 				s.mu.Lock()
 				s.state = stateClosed
@@ -660,6 +662,7 @@ func (s *Socket) runConnect() {
 	s.joined = true
 	s.mu.Unlock()
 	n.add(s)
+	n.srv.stats.connects.Add(1)
 	n.adapter.AddAll(s.ID(), s.ID())
 	reply := &sio.Packet{Type: sio.Connect, Namespace: n.name}
 	if s.client.proto == sio.V5 {
@@ -744,6 +747,7 @@ func (s *Socket) close(reason Reason) {
 	acks := s.acks
 	s.acks = nil
 	s.mu.Unlock()
+	s.ns.srv.stats.disconnected(reason)
 	for _, fn := range acks {
 		fn(nil)
 	}
