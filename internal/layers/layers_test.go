@@ -29,6 +29,7 @@ var allowed = []struct {
 	{"adapter", []string{"parser/"}},
 	{"emitter", []string{"adapter", "adapter/redis/wire", "parser/"}},
 	{"socketio", []string{"engineio", "adapter", "parser/", "internal/gopool"}},
+	{"metrics/sioprom", []string{"socketio", "engineio", "adapter"}},
 }
 
 func TestImportRule(t *testing.T) {
