@@ -672,6 +672,7 @@ func (s *Socket) runConnect() {
 		}{s.ID(), s.pid})
 	}
 	if s.recovered {
+		n.srv.stats.recoveries.Add(1)
 		s.finishRecovery(missed, last, reply)
 	} else {
 		_ = s.client.sendPacket(reply, false)

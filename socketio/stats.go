@@ -24,6 +24,10 @@ type Stats struct {
 	// Connects counts the sockets that connected to a namespace (passed
 	// the middlewares).
 	Connects uint64
+	// Recoveries counts the connects that restored a disconnected socket
+	// (connection state recovery): its id, rooms and data. They are
+	// counted in Connects too.
+	Recoveries uint64
 	// ConnectErrors counts the connections a namespace middleware refused
 	// (the client got a CONNECT_ERROR).
 	ConnectErrors uint64
@@ -78,6 +82,7 @@ func (srv *Server) Stats() Stats {
 	st := Stats{
 		Engine:               srv.engine.Stats(),
 		Connects:             c.connects.Load(),
+		Recoveries:           c.recoveries.Load(),
 		ConnectErrors:        c.connectErrors.Load(),
 		Disconnects:          make(map[Reason]uint64, len(disconnectReasons)),
 		AckTimeouts:          c.ackTimeouts.Load(),
@@ -138,6 +143,7 @@ const reasonOther Reason = "other"
 // per connection or per failed operation, so plain atomics do.
 type serverStats struct {
 	connects             atomic.Uint64
+	recoveries           atomic.Uint64
 	connectErrors        atomic.Uint64
 	disconnects          [len(disconnectReasons) + 1]atomic.Uint64
 	ackTimeouts          atomic.Uint64

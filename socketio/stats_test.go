@@ -146,3 +146,35 @@ func TestStats(t *testing.T) {
 	want.Namespaces[2].Sockets, want.Namespaces[2].Rooms = 0, 0
 	expectStats(t, ts, want)
 }
+
+func TestStatsRecoveries(t *testing.T) {
+	ts, socks := csrServer(t, RecoveryConfig{})
+	c := ts.dialWS("")
+	sid, pid, _ := csrConnect(t, c, "")
+	recv(t, socks)
+	if err := ts.io.Emit("news", 1); err != nil {
+		t.Fatal(err)
+	}
+	offset := lastOffset(t, c.next().text)
+	c.closeTransport()
+	eventually(t, "socket gone", func() bool { return ts.io.main.Socket(sid) == nil })
+
+	c2 := ts.dialWS("")
+	if sid2, _, _ := csrConnect(t, c2, recoveryAuth2(pid, offset)); sid2 != sid {
+		t.Fatalf("not recovered: sid %s, want %s", sid2, sid)
+	}
+	recv(t, socks)
+	// A pid that is not known: a new socket, not a recovery.
+	c3 := ts.dialWS("")
+	csrConnect(t, c3, recoveryAuth2("unknown-pid", offset))
+	recv(t, socks)
+
+	want := Stats{
+		Namespaces:  []NamespaceStats{{Name: "/", Sockets: 2, Rooms: 2}},
+		Connects:    3,
+		Recoveries:  1,
+		Disconnects: zeroDisconnects(),
+	}
+	want.Disconnects[ReasonTransportClose] = 1
+	expectStats(t, ts, want)
+}

@@ -28,6 +28,7 @@
 //	socketio_sockets{namespace}               gauge: connected sockets by namespace
 //	socketio_rooms                            gauge: rooms of all namespaces (each socket's own room included)
 //	socketio_connects_total                   sockets connected
+//	socketio_recoveries_total                 connects that restored a socket (connection state recovery)
 //	socketio_connect_errors_total             connections refused by a middleware
 //	socketio_disconnects_total{reason}        sockets disconnected, by reason
 //	socketio_ack_timeouts_total               Socket EmitWithAck timeouts
@@ -89,6 +90,7 @@ var (
 	sioSockets          = desc("socketio_sockets", "Connected Socket.IO sockets on this node, by namespace.", "namespace")
 	sioRooms            = desc("socketio_rooms", "Rooms of all namespaces on this node, the room of each socket's own id included.")
 	sioConnects         = desc("socketio_connects_total", "Sockets connected to a namespace.")
+	sioRecoveries       = desc("socketio_recoveries_total", "Connects that restored a disconnected socket (connection state recovery).")
 	sioConnectErrors    = desc("socketio_connect_errors_total", "Connections to a namespace refused by a middleware.")
 	sioDisconnects      = desc("socketio_disconnects_total", "Sockets disconnected, by reason.", "reason")
 	sioAckTimeouts      = desc("socketio_ack_timeouts_total", "Socket EmitWithAck calls that timed out.")
@@ -102,7 +104,7 @@ var engineDescs = []*prometheus.Desc{
 }
 
 var sioDescs = []*prometheus.Desc{
-	sioNamespaces, sioSockets, sioRooms, sioConnects, sioConnectErrors, sioDisconnects,
+	sioNamespaces, sioSockets, sioRooms, sioConnects, sioRecoveries, sioConnectErrors, sioDisconnects,
 	sioAckTimeouts, sioBroadcastTimeout, sioPanics,
 }
 
@@ -134,6 +136,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(ch, sioRooms, float64(st.Rooms()))
 	counter(ch, sioConnects, st.Connects)
+	counter(ch, sioRecoveries, st.Recoveries)
 	counter(ch, sioConnectErrors, st.ConnectErrors)
 	for reason, n := range st.Disconnects {
 		counter(ch, sioDisconnects, n, string(reason))

@@ -61,7 +61,7 @@ func dialPolling(t *testing.T, base string) *pollClient {
 	return c
 }
 
-func (c *pollClient) url() string { return c.base + "?EIO=4&transport=polling&sid=" + c.sid }
+func (c *pollClient) url() string   { return c.base + "?EIO=4&transport=polling&sid=" + c.sid }
 func (c *pollClient) send(p string) { c.do("POST", c.url(), p) }
 func (c *pollClient) poll() string  { return c.do("GET", c.url(), "") }
 
@@ -296,7 +296,7 @@ socketio_disconnects_total{reason="transport error"} 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 20 {
+	if len(mfs) != 21 {
 		t.Fatalf("%d metric families", len(mfs))
 	}
 }
