@@ -112,8 +112,8 @@ func (s *Socket) tryRestore() ([]adapter.StoredPacket, string) {
 			}
 		}
 	}
+	s.ns.srv.storeResult(err, "op", "restore", "nsp", s.ns.name)
 	if err != nil {
-		s.ns.srv.log.Warn("socketio: session restore failed", "nsp", s.ns.name, "err", err)
 		return nil, ""
 	}
 	if !ok || sess.SID == "" {
@@ -244,7 +244,6 @@ func (s *Socket) persist(rooms []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
-	if err := store.PersistSession(ctx, adapter.Session{SID: s.ID(), PID: s.pid, Rooms: rooms, Data: data, Value: v}); err != nil {
-		s.ns.srv.log.Warn("socketio: session not kept for recovery", "nsp", s.ns.name, "socket", s.ID(), "err", err)
-	}
+	err = store.PersistSession(ctx, adapter.Session{SID: s.ID(), PID: s.pid, Rooms: rooms, Data: data, Value: v})
+	s.ns.srv.storeResult(err, "op", "persist", "nsp", s.ns.name, "socket", s.ID())
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-sio/sio/adapter"
 	"github.com/go-sio/sio/engineio"
+	"github.com/go-sio/sio/internal/warn"
 )
 
 // Server is a Socket.IO server: an http.Handler serving the Engine.IO
@@ -33,6 +34,7 @@ type Server struct {
 	main    *Namespace
 	closed  atomic.Bool
 	stats   serverStats
+	store   warn.Outage // the session store of connection state recovery
 }
 
 // NewServer returns a server for cfg (zero value: the reference

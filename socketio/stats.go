@@ -169,3 +169,15 @@ func (c *serverStats) reported(err error) {
 		c.panics.Add(1)
 	}
 }
+
+// storeResult reports the outcome of a session store operation (args
+// describe it): the first failure of an outage is logged at Warn level,
+// the next ones at Debug level, the first success after it at Info level.
+func (srv *Server) storeResult(err error, args ...any) {
+	if err == nil {
+		srv.store.OK(srv.log, "socketio: the session store answers again")
+		return
+	}
+	args = append(args, "err", err)
+	srv.store.Fail(srv.log, "socketio: the session store fails; disconnected sockets cannot be recovered until it answers", args...)
+}

@@ -120,7 +120,9 @@ func (a *Adapter) isClosed() bool {
 }
 
 func (a *Adapter) publish(ctx context.Context, channel string, payload []byte) error {
-	return a.node.client.Publish(ctx, channel, payload).Err()
+	err := a.node.client.Publish(ctx, channel, payload).Err()
+	a.node.redisResult(err)
+	return err
 }
 
 // respond publishes a response in the background.
@@ -137,7 +139,7 @@ func (a *Adapter) respond(channel string, payload []byte) {
 		ctx, cancel := context.WithTimeout(a.life, a.node.opts.RequestsTimeout)
 		defer cancel()
 		if err := a.publish(ctx, channel, payload); err != nil {
-			a.log.Warn("adapter/redis: publishing a response", "channel", channel, "err", err)
+			a.log.Debug("adapter/redis: publishing a response", "channel", channel, "err", err)
 		}
 	}()
 }
@@ -242,11 +244,13 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 			return err
 		})
 		if err != nil {
+			a.node.redisResult(err)
 			return 0, fmt.Errorf("adapter/redis: server count: %w", err)
 		}
 	default:
 		m, err := c.PubSubNumSub(ctx, a.ch.Request).Result()
 		if err != nil {
+			a.node.redisResult(err)
 			return 0, fmt.Errorf("adapter/redis: server count: %w", err)
 		}
 		total = m[a.ch.Request]
@@ -485,7 +489,7 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	}
 	m, err := wire.DecodeBroadcast(payload)
 	if err != nil {
-		a.log.Warn("adapter/redis: dropping malformed broadcast", "channel", channel, "err", err)
+		a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed broadcast", "channel", channel, "err", err)
 		return
 	}
 	if m.UID == a.node.uid || m.Packet.Namespace != a.name {
@@ -507,7 +511,7 @@ func (a *Adapter) ownRequest(id string) bool {
 func (a *Adapter) onRequest(payload []byte) {
 	r, err := wire.DecodeRequest(payload)
 	if err != nil {
-		a.log.Warn("adapter/redis: dropping malformed request", "err", err)
+		a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed request", "err", err)
 		return
 	}
 	ctx := context.Background()
@@ -568,7 +572,7 @@ func (a *Adapter) onRequest(payload []byte) {
 			func(_ string, ack *sio.Packet) {
 				msg, err := wire.EncodeBroadcastAck(id, ack)
 				if err != nil {
-					a.log.Warn("adapter/redis: cannot relay an acknowledgement", "err", err)
+					a.log.Debug("adapter/redis: cannot relay an acknowledgement", "err", err) // the client's ack
 					return
 				}
 				a.respond(ch, msg)
@@ -599,7 +603,7 @@ func (a *Adapter) legacy(r *wire.Request) {
 func (a *Adapter) onResponse(channel string, payload []byte) {
 	res, err := wire.DecodeResponse(payload)
 	if err != nil {
-		a.log.Warn("adapter/redis: dropping malformed response", "channel", channel, "err", err)
+		a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed response", "channel", channel, "err", err)
 		return
 	}
 	a.mu.Lock()
@@ -631,7 +635,7 @@ func (a *Adapter) onResponse(channel string, payload []byte) {
 		for _, raw := range res.Sockets {
 			info, err := wire.DecodeSocketInfo(raw)
 			if err != nil {
-				a.log.Warn("adapter/redis: dropping malformed socket description", "err", err)
+				a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed socket description", "err", err)
 				continue
 			}
 			req.sockets = append(req.sockets, info)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-sio/sio/adapter"
 	"github.com/go-sio/sio/adapter/redis/wire"
+	"github.com/go-sio/sio/internal/warn"
 )
 
 // Options configure the adapter. The zero value gives the defaults of the
@@ -94,6 +96,9 @@ type node struct {
 	patterns map[string]*Adapter      // broadcast pattern -> adapter
 	channels map[string]*Adapter      // request/response channels -> adapter
 	waiters  map[string]chan struct{} // "kind channel" -> closed on confirmation
+
+	outage    warn.Outage // Redis failures: one warning per outage
+	malformed warn.Every  // undecodable messages of other nodes: one warning a minute
 }
 
 func (n *node) newAdapter(ns adapter.Namespace) *Adapter {
@@ -131,13 +136,13 @@ func (n *node) newAdapter(ns adapter.Namespace) *Adapter {
 	if err != nil {
 		// The subscriptions are recorded: they are made when the
 		// connection comes back.
-		a.log.Warn("adapter/redis: subscribing failed; will subscribe on reconnection", "err", err)
+		n.redisResult(err)
 	} else {
 		for _, w := range wait {
 			select {
 			case <-w:
 			case <-ctx.Done():
-				a.log.Warn("adapter/redis: subscription not confirmed in time")
+				n.redisResult(errors.New("adapter/redis: subscription not confirmed in time"))
 			}
 			if ctx.Err() != nil {
 				break

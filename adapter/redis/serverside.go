@@ -165,7 +165,7 @@ func (a *Adapter) OnServerSideEmit(fn func(*ServerSideEvent)) {
 func (a *Adapter) onServerSideEmit(r *wire.Request) {
 	event, args, err := sio.SplitArgs(r.Data)
 	if err != nil {
-		a.log.Warn("adapter/redis: dropping malformed server-side event", "err", err)
+		a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed server-side event", "err", err)
 		return
 	}
 	e := &ServerSideEvent{Event: event, Args: args}

@@ -24,11 +24,12 @@ var allowed = []struct {
 	{"parser/sio", nil},
 	{"transport", []string{"parser/"}},
 	{"engineio", []string{"transport/", "parser/", "internal/gopool"}},
-	{"adapter/redis", []string{"adapter", "adapter/redis/wire", "parser/"}},
-	{"adapter/redisstreams", []string{"adapter", "adapter/redis/wire", "parser/"}},
+	{"internal/warn", nil},
+	{"adapter/redis", []string{"adapter", "adapter/redis/wire", "parser/", "internal/warn"}},
+	{"adapter/redisstreams", []string{"adapter", "adapter/redis/wire", "parser/", "internal/warn"}},
 	{"adapter", []string{"parser/"}},
 	{"emitter", []string{"adapter", "adapter/redis/wire", "parser/"}},
-	{"socketio", []string{"engineio", "adapter", "parser/", "internal/gopool"}},
+	{"socketio", []string{"engineio", "adapter", "parser/", "internal/gopool", "internal/warn"}},
 	{"metrics/sioprom", []string{"socketio", "engineio", "adapter"}},
 }
 
