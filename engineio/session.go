@@ -331,6 +331,7 @@ func (s *Session) closeLocked(reason Reason, err error) {
 
 	s.srv.wheel.cancel(&s.hb)
 	s.srv.removeSession(s)
+	s.srv.logClose(s, reason, err)
 	// The handler hears of the close first: in blocking mode the close
 	// frame may wait (up to the write timeout) for a client that stopped
 	// reading.

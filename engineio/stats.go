@@ -219,3 +219,12 @@ func (srv *Server) countRequestError(e *RequestError) {
 	// A client can send bad requests at will: Debug level only.
 	srv.cfg.Logger.Debug("engineio: request refused", "code", int(e.Code), "err", e)
 }
+
+// logClose logs the close of a session that ended on an error. A client
+// causes most of them (bad packets, a dropped connection, a full write
+// buffer): Debug level only.
+func (srv *Server) logClose(s *Session, reason Reason, err error) {
+	if err != nil {
+		srv.cfg.Logger.Debug("engineio: session closed", "sid", s.id, "reason", string(reason), "err", err)
+	}
+}

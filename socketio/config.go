@@ -83,7 +83,10 @@ type Config struct {
 	// middleware that returned an error, a panic in a handler. Default:
 	// logged at Debug level (Error level for panics).
 	OnError func(s *Socket, err error)
-	// Logger receives the server's logs. Default slog.Default().
+	// Logger receives the server's logs (and the engine's). Default
+	// slog.Default(). What a client can cause (bad requests and packets,
+	// handler errors) is logged at Debug level, a failing session store
+	// at Warn level once per outage, panics at Error level.
 	Logger *slog.Logger
 }
 

@@ -35,7 +35,11 @@ type Options struct {
 	// the cluster, must not contain '#' and must not be "emitter". Default:
 	// random, one per NewAdapter call.
 	ServerID string
-	// Logger receives the adapter's logs. Default slog.Default().
+	// Logger receives the adapter's logs. Default slog.Default(). A Redis
+	// outage is logged at Warn level once, when the first operation
+	// fails, and its end at Info level; the failures in between at Debug
+	// level. (go-redis logs its reconnection attempts through its own
+	// logger: see goredis.SetLogger.)
 	Logger *slog.Logger
 }
 
