@@ -74,4 +74,12 @@
 // Config.OnError. A middleware error refuses the connection with a
 // connect_error carrying the error's message (and the Data of a
 // *ConnectError). Malformed packets close the connection.
+//
+// # Observability
+//
+// Server.Stats returns a snapshot of the server's counters and gauges, the
+// engine's included; package metrics/sioprom exports them to Prometheus.
+// Logs go to Config.Logger: what a client can cause at Debug level only,
+// a failing dependency at Warn level once per outage, panics at Error
+// level.
 package socketio
