@@ -21,8 +21,8 @@ type levelLog struct {
 }
 
 func (h *levelLog) Enabled(context.Context, slog.Level) bool { return true }
-func (h *levelLog) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h *levelLog) WithGroup(string) slog.Handler             { return h }
+func (h *levelLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *levelLog) WithGroup(string) slog.Handler            { return h }
 func (h *levelLog) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	h.got = append(h.got, r.Level.String()+" "+r.Message)

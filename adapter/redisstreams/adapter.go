@@ -139,13 +139,15 @@ func (a *Adapter) xadd(ctx context.Context, m *wire.ClusterMessage) (string, err
 	}
 	ctx, cancel := a.opContext(ctx, 0)
 	defer cancel()
-	return a.node.client.XAdd(ctx, &goredis.XAddArgs{
+	id, err := a.node.client.XAdd(ctx, &goredis.XAddArgs{
 		Stream: a.stream,
 		MaxLen: a.node.opts.MaxLen,
 		Approx: true,
 		ID:     "*",
 		Values: fields,
 	}).Result()
+	a.node.redisResult(err)
+	return id, err
 }
 
 // publish sends m on channel.
@@ -156,14 +158,16 @@ func (a *Adapter) publish(ctx context.Context, channel string, m *wire.ClusterMe
 	}
 	ctx, cancel := a.opContext(ctx, 0)
 	defer cancel()
-	return a.node.client.Publish(ctx, channel, payload).Err()
+	err = a.node.client.Publish(ctx, channel, payload).Err()
+	a.node.redisResult(err)
+	return err
 }
 
 // respond publishes a response to the server uid in the background.
 func (a *Adapter) respond(uid string, m *wire.ClusterMessage) {
 	payload, err := wire.EncodeClusterMessage(m)
 	if err != nil {
-		a.log.Warn("adapter/redisstreams: cannot encode a response", "type", m.Type, "err", err)
+		a.node.faults.Warn(a.log, "adapter/redisstreams: cannot encode a response", "type", m.Type, "err", err)
 		return
 	}
 	channel := a.node.opts.ChannelPrefix + "#" + a.name + "#" + uid + "#"
@@ -178,8 +182,10 @@ func (a *Adapter) respond(uid string, m *wire.ClusterMessage) {
 		defer a.wg.Done()
 		ctx, cancel := context.WithTimeout(a.life, a.node.opts.RequestTimeout)
 		defer cancel()
-		if err := a.node.client.Publish(ctx, channel, payload).Err(); err != nil {
-			a.log.Warn("adapter/redisstreams: publishing a response", "channel", channel, "err", err)
+		err := a.node.client.Publish(ctx, channel, payload).Err()
+		a.node.redisResult(err)
+		if err != nil {
+			a.log.Debug("adapter/redisstreams: publishing a response", "channel", channel, "err", err)
 		}
 	}()
 }
@@ -468,7 +474,7 @@ func (a *Adapter) Close() error {
 func (a *Adapter) onPubSub(channel string, payload []byte) {
 	m, err := wire.DecodeClusterMessage(payload)
 	if err != nil {
-		a.log.Warn("adapter/redisstreams: dropping malformed message", "channel", channel, "err", err)
+		a.node.faults.Warn(a.log, "adapter/redisstreams: dropping malformed message", "channel", channel, "err", err)
 		return
 	}
 	a.onMessage(m, "")

@@ -61,6 +61,10 @@ func TestMalformedInputIsDropped(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Other nodes cannot flood the logs: one warning, the rest at Debug.
+	if w := logs.warnings("malformed"); len(w) != 1 {
+		t.Errorf("%d warnings: %q", len(w), w)
+	}
 	a.ns["/"].none(t)
 
 	// Restoring past malformed entries skips them.
@@ -133,7 +137,8 @@ func TestRedisUnreachable(t *testing.T) {
 		t.Errorf("restoreSession: %v %v", ok, err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if n := len(logs.matching("failed; retrying")); n != 1 {
+	// One warning for the outage, whichever operation failed first.
+	if n := len(logs.warnings("")); n != 1 {
 		t.Errorf("%d outage warnings: %q", n, logs.msgs)
 	}
 	start = time.Now()
@@ -258,7 +263,7 @@ func TestReaderResumes(t *testing.T) {
 	for i := range 5 {
 		expectSend(t, a.ns["/"], []string{"a1"}, fmt.Sprintf(`["after",%d]`, i))
 	}
-	if n := len(logs.matching("XREAD failed")); n > 1 {
+	if n := len(logs.warnings("")); n > 1 {
 		t.Errorf("%d warnings: %q", n, logs.msgs)
 	}
 }

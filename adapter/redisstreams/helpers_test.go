@@ -255,16 +255,17 @@ func event(data string) *sio.Packet {
 	return &sio.Packet{Type: sio.Event, Namespace: "/", Data: json.RawMessage(data)}
 }
 
-// logRecorder is a slog handler keeping the messages at Warn and above.
+// logRecorder is a slog handler keeping the messages, each after its
+// level.
 type logRecorder struct {
 	mu   sync.Mutex
 	msgs []string
 }
 
-func (l *logRecorder) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
 func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	b.WriteString(r.Message)
+	b.WriteString(r.Level.String() + " " + r.Message)
 	r.Attrs(func(a slog.Attr) bool {
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 		return true
@@ -276,6 +277,17 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 }
 func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// warnings returns the messages at Warn level and above containing sub.
+func (l *logRecorder) warnings(sub string) []string {
+	var out []string
+	for _, m := range l.matching(sub) {
+		if !strings.HasPrefix(m, "DEBUG ") && !strings.HasPrefix(m, "INFO ") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 func (l *logRecorder) matching(sub string) []string {
 	l.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/go-sio/sio/adapter"
 	"github.com/go-sio/sio/adapter/redis/wire"
+	"github.com/go-sio/sio/internal/warn"
 )
 
 // Options configure the adapter. The zero value gives the defaults of the
@@ -51,7 +53,11 @@ type Options struct {
 	// the cluster and must not contain '#'. Default: 16 random hex digits,
 	// one per NewAdapter call.
 	ServerID string
-	// Logger receives the adapter's logs. Default slog.Default().
+	// Logger receives the adapter's logs. Default slog.Default(). A Redis
+	// outage is logged at Warn level once, when the first operation
+	// fails, and its end at Info level; the failures in between at Debug
+	// level. (go-redis logs its reconnection attempts through its own
+	// logger: see goredis.SetLogger.)
 	Logger *slog.Logger
 }
 
@@ -164,6 +170,9 @@ type node struct {
 	waiters  map[string]chan struct{}
 	ps       *goredis.PubSub
 	run      *running // nil when stopped
+
+	outage warn.Outage // Redis failures: one warning per outage
+	faults warn.Every  // undecodable messages, responses that cannot be encoded: one warning a minute
 }
 
 // running holds the goroutines and connections of a started node.
@@ -209,7 +218,7 @@ func (n *node) newAdapter(ns adapter.Namespace) *Adapter {
 	if err := ps.Subscribe(ctx, subs...); err != nil {
 		// The subscriptions are recorded: go-redis makes them when the
 		// connection comes back.
-		a.log.Warn("adapter/redisstreams: subscribing failed; will subscribe on reconnection", "err", err)
+		n.redisResult(err)
 	} else {
 		for _, w := range wait {
 			select {
@@ -218,7 +227,7 @@ func (n *node) newAdapter(ns adapter.Namespace) *Adapter {
 			}
 		}
 		if ctx.Err() != nil {
-			a.log.Warn("adapter/redisstreams: subscription not confirmed in time")
+			n.redisResult(errors.New("adapter/redisstreams: subscription not confirmed in time"))
 		}
 	}
 	if start {
@@ -360,18 +369,12 @@ type reader struct {
 func (r *reader) loop(ctx context.Context) {
 	n := r.node
 	log := n.log.With("stream", r.stream)
-	failing := false
 	backoff := 50 * time.Millisecond
 	fail := func(what string, err error) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		if !failing {
-			failing = true
-			log.Warn("adapter/redisstreams: "+what+" failed; retrying", "err", err)
-		} else {
-			log.Debug("adapter/redisstreams: "+what+" failed again", "err", err)
-		}
+		n.outage.Fail(log, "adapter/redisstreams: "+what+" failed; retrying", "err", err)
 		t := time.NewTimer(backoff)
 		defer t.Stop()
 		select {
@@ -383,10 +386,7 @@ func (r *reader) loop(ctx context.Context) {
 		return true
 	}
 	recovered := func() {
-		if failing {
-			failing = false
-			log.Info("adapter/redisstreams: reading the stream again")
-		}
+		n.outage.OK(log, "adapter/redisstreams: reading the stream again")
 		backoff = 50 * time.Millisecond
 	}
 
@@ -449,7 +449,7 @@ func (n *node) onEntry(stream string, e goredis.XMessage) {
 	}
 	m, err := wire.DecodeStreamEntry(e.Values)
 	if err != nil {
-		a.log.Warn("adapter/redisstreams: dropping malformed stream entry", "stream", stream, "id", e.ID, "err", err)
+		n.faults.Warn(a.log, "adapter/redisstreams: dropping malformed stream entry", "stream", stream, "id", e.ID, "err", err)
 		return
 	}
 	a.onMessage(m, e.ID)

@@ -159,7 +159,7 @@ func (a *Adapter) OnServerSideEmit(fn func(*ServerSideEvent)) {
 func (a *Adapter) onServerSideEmit(m *wire.ClusterMessage) {
 	event, args, err := sio.SplitArgs(m.Packet.Data)
 	if err != nil {
-		a.log.Warn("adapter/redisstreams: dropping malformed server-side event", "err", err)
+		a.node.faults.Warn(a.log, "adapter/redisstreams: dropping malformed server-side event", "err", err)
 		return
 	}
 	e := &ServerSideEvent{Event: event, Args: args, Attachments: m.Packet.Attachments}

@@ -81,7 +81,7 @@ func (a *Adapter) RestoreSession(ctx context.Context, pid, offset string) (adapt
 	}
 	s, err := wire.DecodeSession(raw)
 	if err != nil {
-		a.log.Warn("adapter/redisstreams: dropping malformed session", "pid", pid, "err", err)
+		a.node.faults.Warn(a.log, "adapter/redisstreams: dropping malformed session", "pid", pid, "err", err)
 		return adapter.Session{}, nil, false, nil
 	}
 
@@ -121,7 +121,7 @@ func (a *Adapter) readAfter(ctx context.Context, rooms []string, offset string) 
 	var missed []adapter.StoredPacket
 	for calls := 0; ; calls++ {
 		if calls == restoreCalls {
-			a.log.Warn("adapter/redisstreams: too many entries after the offset; the recovered socket may miss some", "offset", offset)
+			a.node.faults.Warn(a.log, "adapter/redisstreams: too many entries after the offset; the recovered socket may miss some", "offset", offset)
 			break
 		}
 		entries, err := a.node.client.XRangeN(ctx, a.stream, nextOffset(offset), "+", restoreBatch).Result()
