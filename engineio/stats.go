@@ -24,7 +24,8 @@ type Stats struct {
 	// Upgrades counts the sessions moved from polling to WebSocket.
 	Upgrades uint64
 	// SessionsClosed counts closed sessions by reason. Every reason
-	// defined by this package has an entry, zero or not.
+	// defined by this package has an entry, zero or not; other reasons
+	// are counted together under "other".
 	SessionsClosed map[Reason]uint64
 
 	// MessagesReceived counts the message packets read from clients, and
@@ -54,7 +55,7 @@ type Stats struct {
 }
 
 // Sessions is the number of open sessions.
-func (st *Stats) Sessions() int { return st.PollingSessions + st.WebSocketSessions }
+func (st Stats) Sessions() int { return st.PollingSessions + st.WebSocketSessions }
 
 // Stats returns a snapshot of the server's counters and gauges. It takes
 // no lock that the sessions use; the fields are read one by one, so a

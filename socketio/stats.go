@@ -33,7 +33,7 @@ type Stats struct {
 	ConnectErrors uint64
 	// Disconnects counts the disconnections of connected sockets by
 	// reason. Every reason defined by this package has an entry, zero or
-	// not.
+	// not; other reasons are counted together under "other".
 	Disconnects map[Reason]uint64
 	// AckTimeouts counts the Socket EmitWithAck calls that ended with
 	// ErrAckTimeout, and BroadcastAckTimeouts the broadcast ones.
@@ -56,7 +56,7 @@ type NamespaceStats struct {
 }
 
 // Sockets is the number of connected sockets, all namespaces together.
-func (st *Stats) Sockets() int {
+func (st Stats) Sockets() int {
 	n := 0
 	for _, ns := range st.Namespaces {
 		n += ns.Sockets
@@ -65,7 +65,7 @@ func (st *Stats) Sockets() int {
 }
 
 // Rooms is the number of rooms, all namespaces together.
-func (st *Stats) Rooms() int {
+func (st Stats) Rooms() int {
 	n := 0
 	for _, ns := range st.Namespaces {
 		n += ns.Rooms
