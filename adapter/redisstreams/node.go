@@ -252,6 +252,19 @@ func (n *node) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{cancel: cancel}
 	n.run = run
+	// The readers' clients copy the shared client's options: before the
+	// subscription connection starts, which writes to them as it dials.
+	streams := streamNames(n.opts.StreamName, n.opts.StreamCount)
+	readers := make([]*reader, 0, len(streams))
+	for _, stream := range streams {
+		rc, owned := n.readingClient()
+		if owned {
+			run.clients = append(run.clients, rc)
+		}
+		r := &reader{node: n, client: rc, stream: stream, ready: make(chan struct{})}
+		run.ready = append(run.ready, r.ready)
+		readers = append(readers, r)
+	}
 	n.ps = n.client.Subscribe(context.Background())
 	msgs := n.ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024))
 	run.wg.Add(1)
@@ -259,13 +272,7 @@ func (n *node) start() {
 		defer run.wg.Done()
 		n.receive(msgs)
 	}()
-	for _, stream := range streamNames(n.opts.StreamName, n.opts.StreamCount) {
-		rc, owned := n.readingClient()
-		if owned {
-			run.clients = append(run.clients, rc)
-		}
-		r := &reader{node: n, client: rc, stream: stream, ready: make(chan struct{})}
-		run.ready = append(run.ready, r.ready)
+	for _, r := range readers {
 		run.wg.Add(1)
 		go func() {
 			defer run.wg.Done()
