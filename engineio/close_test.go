@@ -154,7 +154,7 @@ func TestCloseFromServer(t *testing.T) {
 }
 
 // Server.Close closes every session with "forced close" and refuses what
-// comes after.
+// comes after with 503.
 func TestServerClose(t *testing.T) {
 	forEachWebSocketMode(t, testConfig(), func(t *testing.T, e *env) {
 		waiting := e.openPolling(4, "")
@@ -180,11 +180,11 @@ func TestServerClose(t *testing.T) {
 		if n := e.srv.SessionCount(); n != 0 {
 			t.Fatalf("SessionCount %d", n)
 		}
-		expectError(t, e.get("EIO=4&transport=polling"), 400, 3, "Bad request")
-		expectError(t, e.get(pq(idle)), 400, 3, "Bad request")
+		expectError(t, e.get("EIO=4&transport=polling"), 503, 3, "Server shutting down")
+		expectError(t, e.get(pq(idle)), 503, 3, "Server shutting down")
 		r := e.dialWSRaw("EIO=4&transport=websocket")
 		body, _ := io.ReadAll(r.resp.Body)
-		if r.resp.StatusCode != 400 || string(body) != "Bad request" {
+		if r.resp.StatusCode != 503 || string(body) != "Server shutting down" {
 			t.Fatalf("upgrade after Close: %s %q", r.resp.Status, body)
 		}
 		if err := e.srv.Close(); err != nil {

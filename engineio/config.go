@@ -71,8 +71,14 @@ type Config struct {
 	// open packet.
 	InitialPacket []byte
 
-	// MaxWriteBuffer bounds the bytes held for one WebSocket client whose
-	// socket buffer is full; past it the session is closed. Default 4 MiB.
+	// MaxWriteBuffer bounds the bytes held for one client, whatever its
+	// transport: messages queued for it (a polling client between two
+	// polls, a WebSocket being written to) and what its WebSocket could
+	// not write yet (the kernel's buffer being full). A Send that would
+	// go past it closes the session with ReasonWriteBufferFull (a slow
+	// consumer never holds up other clients, and memory stays bounded);
+	// volatile messages are dropped long before. Keep it well above the
+	// largest message sent. Default 4 MiB.
 	MaxWriteBuffer int
 
 	// BlockingWebSocket serves WebSocket connections with a reader
@@ -162,7 +168,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxHTTPBufferSize == 0 {
 		c.MaxHTTPBufferSize = 1e6
 	}
-	if c.PingInterval < 0 || c.PingTimeout < 0 || c.UpgradeTimeout < 0 || c.MaxHTTPBufferSize < 0 {
+	if c.PingInterval < 0 || c.PingTimeout < 0 || c.UpgradeTimeout < 0 || c.MaxHTTPBufferSize < 0 || c.MaxWriteBuffer < 0 {
 		return c, fmt.Errorf("%w: durations and sizes must not be negative", ErrInvalidConfig)
 	}
 	if len(c.Transports) == 0 {

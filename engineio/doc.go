@@ -10,9 +10,16 @@
 // # Concurrency and resources
 //
 // Each session has one outbound queue. Send never blocks: on WebSocket the
-// queued frames are written in one non-blocking write (several frames in
-// one writev when they accumulate), on polling they wait for the client's
-// next GET, which takes them all in one response.
+// queued frames are written in one non-blocking write (several frames
+// gathered in one buffer when they accumulate), on polling they wait for
+// the client's next GET, which takes them all in one response. What is held
+// for a client is bounded in bytes (Config.MaxWriteBuffer): a client that
+// does not read is disconnected with ReasonWriteBufferFull rather than
+// slowing down the others or growing the server's memory.
+//
+// Server.Shutdown stops a server gracefully: new sessions are refused, every
+// client gets what is queued for it and then the close, and Shutdown returns
+// once every handler call has returned. Server.Close is the immediate form.
 //
 // WebSocket connections on plain TCP are served by an event poller: an idle
 // connection costs no goroutine and no read or write buffer. Incoming

@@ -43,7 +43,14 @@ type RequestError struct {
 	Code    ErrorCode
 	Message string // the message sent; defaults to Code.String()
 	Context string // what went wrong, for logs (not sent)
+
+	status int // HTTP status, when not the code's
 }
+
+// errShuttingDown refuses requests a server shutting down (or closed) no
+// longer serves: 503 rather than a reference code, so that load balancers
+// and clients retry elsewhere.
+var errShuttingDown = &RequestError{Code: BadRequest, Message: "Server shutting down", status: http.StatusServiceUnavailable}
 
 func (e *RequestError) Error() string {
 	msg := e.Message
@@ -62,13 +69,13 @@ var ErrSessionClosed = errors.New("engineio: session closed")
 // ErrServerClosed is returned for operations on a closed server.
 var ErrServerClosed = errors.New("engineio: server closed")
 
+// ErrWriteBufferFull is the error given with ReasonWriteBufferFull.
+var ErrWriteBufferFull = errors.New("engineio: write buffer full")
+
 // writeRequestError answers an HTTP request the way the reference does:
 // 403 for Forbidden, 400 otherwise, with {"code":N,"message":"..."}.
 func writeRequestError(w http.ResponseWriter, e *RequestError) {
-	status := http.StatusBadRequest
-	if e.Code == Forbidden {
-		status = http.StatusForbidden
-	}
+	status := e.httpStatus()
 	msg := e.Message
 	if msg == "" {
 		msg = e.Code.String()
@@ -91,10 +98,7 @@ func writeRequestError(w http.ResponseWriter, e *RequestError) {
 // reference does: 400 (403 for Forbidden) with the message as text and the
 // connection closed.
 func writeUpgradeError(w http.ResponseWriter, e *RequestError) {
-	status := http.StatusBadRequest
-	if e.Code == Forbidden {
-		status = http.StatusForbidden
-	}
+	status := e.httpStatus()
 	msg := e.Message
 	if msg == "" {
 		msg = e.Code.String()
@@ -105,4 +109,14 @@ func writeUpgradeError(w http.ResponseWriter, e *RequestError) {
 	h.Set("Content-Length", strconv.Itoa(len(msg)))
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg))
+}
+
+func (e *RequestError) httpStatus() int {
+	switch {
+	case e.status != 0:
+		return e.status
+	case e.Code == Forbidden:
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
 }

@@ -217,6 +217,7 @@ func TestHeartbeatReapsAbandonedSessions(t *testing.T) {
 func TestHeartbeatStuckClientDoesNotStallOthers(t *testing.T) {
 	cfg := heartbeatConfig()
 	cfg.BlockingWebSocket = true
+	cfg.MaxWriteBuffer = 64 << 20 // the write stays blocked; the heartbeat reaps it
 	e := newEnv(t, cfg)
 	stuck, stuckSID := e.openWS(4)
 	defer stuck.close()

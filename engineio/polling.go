@@ -24,6 +24,8 @@ var errPollAborted = errors.New("engineio: poll connection closed prematurely")
 // servePoll answers a long-poll GET: at once when packets are queued,
 // otherwise when the first one is, or when the session closes.
 func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session, q url.Values) {
+	srv.polls.Add(1)
+	defer srv.polls.Add(-1)
 	s.mu.Lock()
 	if s.getActive {
 		s.closeLocked(ReasonTransportError, errPollOverlap)
@@ -59,18 +61,19 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 		// leave the queue to the WebSocket.
 		packets = []*Message{msgNoop}
 	default:
-		packets = s.queue
-		s.queue = nil
+		packets = s.take()
 		switch {
 		case s.state == stateOpen:
 		case s.state == stateClosed && s.reason == ReasonTransportClose:
 			// The client sent the close packet: its poll is released
 			// with a noop, as the reference does.
 			packets = append(packets, msgNoop)
-		case s.state == stateClosing && len(packets) > 0:
+		case s.state == stateClosing && len(packets) > 0 && !s.flushClose:
 			// A graceful close delivers what was queued first, and the
 			// close packet on the next poll, as the reference does: a
-			// client handles the packets before it sees the close.
+			// client handles the packets before it sees the close. (A
+			// server shutting down sends both at once: clients handle
+			// the packets of a payload in order anyway.)
 		default:
 			packets = append(packets, msgClose)
 		}

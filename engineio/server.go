@@ -45,6 +45,10 @@ type Server struct {
 	count   atomic.Int64
 	stats   serverStats
 	closed  atomic.Bool
+
+	draining atomic.Bool  // Shutdown began: handshakes are refused
+	active   atomic.Int64 // sessions opened whose OnClose has not returned
+	polls    atomic.Int64 // polling GET requests being served
 }
 
 const sessionShards = 32
@@ -73,8 +77,11 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 		handler: h,
 		wheel:   newWheel(tick),
 		poller: websocket.NewPoller(websocket.PollerConfig{
-			Blocking:       cfg.BlockingWebSocket,
-			MaxWriteBuffer: cfg.MaxWriteBuffer,
+			Blocking: cfg.BlockingWebSocket,
+			// The sessions enforce MaxWriteBuffer (with the reason
+			// "write buffer full"); the poller's own limit is a backstop
+			// for the frames written outside the queue.
+			MaxWriteBuffer: cfg.MaxWriteBuffer + pollerSlack,
 		}),
 	}
 	for i := range srv.shards {
@@ -116,9 +123,17 @@ func (srv *Server) Sessions(fn func(*Session) bool) {
 	}
 }
 
-// Close closes every session (ReasonForcedClose) and stops the server's
-// background work. Requests after Close are refused.
+// pollerSlack is how much more than MaxWriteBuffer the poller may hold
+// for a connection.
+const pollerSlack = 64 << 10
+
+// Close closes every session at once (ReasonForcedClose: a WebSocket gets
+// a close frame, a waiting poll the close packet, and what is queued is
+// dropped) and stops the server's background work. It does not wait for
+// handlers. Every request after Close is refused with 503 Service
+// Unavailable. Close is the immediate form of Shutdown.
 func (srv *Server) Close() error {
+	srv.draining.Store(true)
 	if !srv.closed.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -168,7 +183,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if srv.closed.Load() {
 		w.Header().Set("Connection", "close")
-		fail(w, &RequestError{Code: BadRequest, Context: "server closed"})
+		fail(w, errShuttingDown)
 		return
 	}
 	q := r.URL.Query()
@@ -215,6 +230,11 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Handshake.
+	if srv.draining.Load() {
+		w.Header().Set("Connection", "close")
+		fail(w, errShuttingDown)
+		return
+	}
 	if r.Method != http.MethodGet {
 		fail(w, &RequestError{Code: BadHandshakeMethod})
 		return
@@ -249,6 +269,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, ck.cookie(s.id))
 	}
 	srv.open(s)
+	if srv.draining.Load() {
+		s.close(true) // Shutdown began after the check above
+	}
 	srv.servePoll(w, r, s, q)
 }
 
@@ -319,11 +342,12 @@ func (srv *Server) open(s *Session) {
 		PingTimeout:  srv.cfg.PingTimeout.Milliseconds(),
 		MaxPayload:   srv.cfg.MaxHTTPBufferSize,
 	})
-	s.queue = append(s.queue, &Message{typ: eio.Open, data: data})
+	s.push(&Message{typ: eio.Open, data: data})
 	if srv.cfg.InitialPacket != nil {
-		s.queue = append(s.queue, NewTextMessage(srv.cfg.InitialPacket))
+		s.push(NewTextMessage(srv.cfg.InitialPacket))
 	}
 	srv.stats.sessionOpened(s.websocket)
+	srv.active.Add(1)
 	srv.addSession(s)
 	s.startHeartbeat()
 	func() {

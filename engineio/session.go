@@ -25,6 +25,10 @@ const (
 	ReasonPingTimeout    Reason = "ping timeout"
 	ReasonForcedClose    Reason = "forced close"
 	ReasonParseError     Reason = "parse error"
+	// ReasonWriteBufferFull: the client did not take what was sent to it
+	// fast enough, and more than Config.MaxWriteBuffer bytes were held for
+	// it (a slow consumer). Not a reference reason.
+	ReasonWriteBufferFull Reason = "write buffer full"
 )
 
 // Handshake is what a session keeps of the request that opened it.
@@ -67,6 +71,8 @@ type Session struct {
 	corked     int  // Cork depth
 	wsSetup    bool // WebSocket not attached yet: writes are held, flush inline
 	queue      []*Message
+	queued     int           // bytes in queue (see msgBytes)
+	flushClose bool          // closing for a shutdown: the close packet follows the queue at once
 	pollWait   chan struct{} // set while a GET waits for packets
 	getActive  bool
 	postActive bool
@@ -130,8 +136,14 @@ func (s *Session) Data() any {
 
 // Send queues m for the client. It never blocks on the network: the
 // message is written at once on a WebSocket (what the socket does not take
-// is kept by the poller, up to Config.MaxWriteBuffer), or held for the next
-// poll. It returns ErrSessionClosed once the session is closing.
+// is held by the poller), or held for the next poll. It returns
+// ErrSessionClosed once the session is closing.
+//
+// The bytes held for a client (its queue, and what its WebSocket holds)
+// are bounded by Config.MaxWriteBuffer: a Send that would go past it
+// closes the session with ReasonWriteBufferFull instead (and returns
+// ErrSessionClosed). A Send to a client for which nothing is held always
+// queues, whatever the size of the messages.
 //
 // Several messages given in one call are queued together: no message of
 // another call comes between them.
@@ -141,26 +153,83 @@ func (s *Session) Send(msgs ...*Message) error {
 		s.mu.Unlock()
 		return ErrSessionClosed
 	}
-	s.queue = append(s.queue, msgs...)
+	if held := s.heldLocked(); held > 0 && held+msgBytes(msgs) > s.srv.cfg.MaxWriteBuffer {
+		s.writeBufferFull(held)
+		return ErrSessionClosed
+	}
+	s.push(msgs...)
 	s.kick()
 	return nil
 }
 
 // SendVolatile is Send for messages that may be lost: they are dropped,
 // returning false, when the transport cannot take them at once (a polling
-// client with no poll waiting, an upgrade in progress, or a WebSocket
-// with writes already pending).
+// client with no poll waiting, an upgrade in progress, a WebSocket with
+// writes already pending or more than volatileSlack bytes held).
 func (s *Session) SendVolatile(msgs ...*Message) bool {
 	s.mu.Lock()
 	if s.state != stateOpen || s.upgrading || len(s.queue) > 0 || s.flushing ||
-		(s.websocket && s.ws == nil) || (!s.websocket && s.pollWait == nil) {
+		(s.websocket && (s.ws == nil || s.ws.Buffered() > volatileSlack)) ||
+		(!s.websocket && s.pollWait == nil) {
 		s.mu.Unlock()
 		s.srv.stats.volatileDropped.Add(1)
 		return false
 	}
-	s.queue = append(s.queue, msgs...)
+	s.push(msgs...)
 	s.kick()
 	return true
+}
+
+// volatileSlack is the most bytes a WebSocket may hold for its client
+// (what the kernel did not take yet) for a volatile message to be sent.
+const volatileSlack = 16 << 10
+
+// msgBytes is what msgs count against Config.MaxWriteBuffer: their
+// payloads and a few bytes of framing each.
+func msgBytes(msgs []*Message) int {
+	n := 0
+	for _, m := range msgs {
+		n += len(m.data) + 2
+	}
+	return n
+}
+
+// push appends to the queue. Called with mu held.
+func (s *Session) push(msgs ...*Message) {
+	s.queue = append(s.queue, msgs...)
+	s.queued += msgBytes(msgs)
+}
+
+// take empties the queue and returns what it held. Called with mu held.
+func (s *Session) take() []*Message {
+	q := s.queue
+	s.queue, s.queued = nil, 0
+	return q
+}
+
+// heldLocked is the number of bytes held for the client: queued, and not
+// yet taken by the kernel from its WebSocket. Called with mu held.
+func (s *Session) heldLocked() int {
+	n := s.queued
+	if s.websocket && s.ws != nil {
+		n += s.ws.Buffered()
+	}
+	return n
+}
+
+// writeBufferFull closes a session whose client does not take what is
+// sent to it. Called with mu held; releases it.
+func (s *Session) writeBufferFull(held int) {
+	s.srv.cfg.Logger.Info("engineio: client not reading, closing its session",
+		"sid", s.id, "transport", s.transportLocked(), "held", held, "max", s.srv.cfg.MaxWriteBuffer)
+	s.closeLocked(ReasonWriteBufferFull, ErrWriteBufferFull)
+}
+
+func (s *Session) transportLocked() string {
+	if s.websocket {
+		return WebSocket
+	}
+	return Polling
 }
 
 // SendText sends a text message.
@@ -172,18 +241,27 @@ func (s *Session) SendBinary(data []byte) error { return s.Send(NewBinaryMessage
 // Close closes the session gracefully: queued packets are delivered first,
 // then the transport is closed. The handler sees ReasonForcedClose.
 func (s *Session) Close() error {
+	s.close(false)
+	return nil
+}
+
+// close closes the session gracefully. With flush (a server shutdown), a
+// polling client gets the close packet with what is queued, in one
+// response, rather than on the poll after.
+func (s *Session) close(flush bool) {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return nil
+		return
 	}
 	s.state = stateClosing
 	s.reason = ReasonForcedClose
+	s.flushClose = flush
 	if s.websocket {
 		// What is queued (or being written by a flush under way) goes
 		// out first; the flush then closes the session.
 		s.kick()
-		return nil
+		return
 	}
 	// A polling client gets what is queued and the close packet on its
 	// pending or next poll (waited for up to 30 s, as the reference does).
@@ -196,7 +274,6 @@ func (s *Session) Close() error {
 		s.closeLocked(ReasonForcedClose, nil)
 	})
 	s.mu.Unlock()
-	return nil
 }
 
 // kick starts delivery of the queue. Called with mu held; releases it.
@@ -270,8 +347,7 @@ func (s *Session) Flush() {
 func (s *Session) flush() {
 	var arr [8][]byte
 	for len(s.queue) > 0 && s.ws != nil && s.state != stateClosed {
-		batch := s.queue
-		s.queue = nil
+		batch := s.take()
 		ws := s.ws
 		deflate, threshold := s.deflate(ws)
 		s.mu.Unlock()
@@ -287,6 +363,11 @@ func (s *Session) flush() {
 		clear(frames)
 		s.mu.Lock()
 		if err != nil {
+			if errors.Is(err, websocket.ErrWriteBufferFull) && s.ws == ws && s.state != stateClosed {
+				s.flushing = false
+				s.writeBufferFull(s.heldLocked() + msgBytes(batch))
+				return
+			}
 			break // the connection's close notification ends the session
 		}
 	}
@@ -325,7 +406,7 @@ func (s *Session) closeLocked(reason Reason, err error) {
 		s.pollWait = nil
 	}
 	if s.websocket || !s.getActive {
-		s.queue = nil
+		s.take()
 	}
 	s.mu.Unlock()
 
@@ -340,11 +421,15 @@ func (s *Session) closeLocked(reason Reason, err error) {
 		_ = probe.CloseNow()
 	}
 	if ws != nil {
-		code := 0
-		if reason == ReasonForcedClose {
-			code = websocket.CloseNormal
+		switch reason {
+		case ReasonForcedClose:
+			_ = ws.Close(websocket.CloseNormal, "")
+		case ReasonWriteBufferFull:
+			// Nothing more reaches this client: what is held is dropped.
+			_ = ws.CloseNow()
+		default:
+			_ = ws.Close(0, "")
 		}
-		_ = ws.Close(code, "")
 	}
 }
 
@@ -407,6 +492,9 @@ func (s *Session) dispatch() {
 }
 
 func (s *Session) deliver(ev *inEvent) {
+	if ev.close {
+		defer s.srv.active.Add(-1) // after OnClose returned, or panicked
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s.srv.stats.panics.Add(1)
@@ -458,7 +546,7 @@ func (s *Session) onPacket(p eio.Packet, owned bool) {
 		// Re-armed under mu and only while open, as for pongs: a closed
 		// session must stay off the wheel.
 		s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout)
-		s.queue = append(s.queue, msgPong)
+		s.push(msgPong)
 		s.kick()
 	case eio.Pong:
 		if s.rev == eio.Rev3 {
@@ -499,7 +587,7 @@ func (s *Session) heartbeat() {
 	}
 	s.awaitPong = true
 	s.srv.wheel.schedule(&s.hb, s.srv.cfg.PingTimeout)
-	s.queue = append(s.queue, msgPing)
+	s.push(msgPing)
 	s.kick()
 }
 

@@ -47,6 +47,9 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 		srv.refuseUpgrade(w, &RequestError{Code: BadRequest, Context: "bad websocket handshake"})
 		return
 	}
+	if err == nil && srv.draining.Load() {
+		s.close(true) // Shutdown began after the handshake was accepted
+	}
 	if err != nil {
 		if s.ws != nil {
 			s.fail(ReasonTransportError, err)
@@ -197,7 +200,7 @@ func (s *Session) onProbePacket(c *websocket.Conn, p eio.Packet, err error) {
 // can pause polling and finish the upgrade.
 func (s *Session) releasePollLocked() {
 	if s.pollWait != nil && !s.websocket {
-		s.queue = append(s.queue, msgNoop)
+		s.push(msgNoop)
 		close(s.pollWait)
 		s.pollWait = nil
 	}

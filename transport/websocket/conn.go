@@ -16,7 +16,8 @@
 // poller; bytes of an incomplete frame are copied aside until it completes.
 // Writes are non-blocking: what the kernel does not take at once is kept
 // and flushed when the socket is writable, up to a per-connection limit past
-// which the connection is closed.
+// which the connection is closed (writes then fail with ErrWriteBufferFull);
+// Buffered tells how much is kept.
 //
 // Other connections (TLS terminated in process, net.Pipe in tests, or a
 // Poller configured with Blocking) get one reader goroutine each and
@@ -31,6 +32,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -82,6 +84,19 @@ type Conn struct {
 	notified atomic.Bool
 	closeErr atomic.Pointer[CloseError]
 	remote   net.Addr
+
+	// held counts the bytes handed to the poller that the socket has not
+	// taken yet (the poller reports every write it makes).
+	held atomic.Int64
+	// closeSent is set once Close wrote the close frame: nothing is
+	// written after it. linger makes the poller's write reports shut the
+	// connection down once held reaches zero; lingerTimer bounds that.
+	closeSent   atomic.Bool
+	linger      atomic.Bool
+	lingerTimer atomic.Pointer[time.Timer]
+
+	poller  *Poller     // set with counted, before the connection is served
+	counted atomic.Bool // counted in poller.live
 	// published is set before the poller can see the connection and
 	// loaded first by onData: it orders the writes made while setting the
 	// connection up before the poller goroutine's reads (the epoll
@@ -261,42 +276,51 @@ func (c *Conn) fail(cerr *CloseError) {
 	c.shutdown()
 }
 
+// ErrWriteBufferFull is returned by writes on an evented connection that
+// would hold more than the poller's MaxWriteBuffer for a client that does
+// not read; the connection is closed. It wraps ErrClosed.
+var ErrWriteBufferFull = fmt.Errorf("%w (write buffer full)", ErrClosed)
+
 // WriteFrames writes complete frames built with AppendFrame or
 // AppendMessageFrame, in order, in one system call where possible. The
 // slices are not retained after the call returns (a remainder the kernel
-// did not accept is copied).
+// did not accept is copied). Writes after Close fail with ErrClosed.
 func (c *Conn) WriteFrames(frames [][]byte) error {
-	if c.closed.Load() {
+	if c.closed.Load() || c.closeSent.Load() {
 		return ErrClosed
 	}
-	if !c.attached.Load() {
-		c.wmu.Lock()
-		if !c.attached.Load() {
-			for _, f := range frames {
-				c.early = append(c.early, f...)
-			}
-			c.wmu.Unlock()
-			return nil
+	return c.write(frames, false)
+}
+
+// errCloseSent is returned by write for a second close frame.
+var errCloseSent = errors.New("websocket: close frame already sent")
+
+// write writes frames; closing is set for the close frame, the last write.
+func (c *Conn) write(frames [][]byte, closing bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent.Load() {
+		if closing {
+			return errCloseSent
 		}
-		c.wmu.Unlock()
+		return ErrClosed
 	}
-	if c.nbc != nil {
-		c.wmu.Lock()
-		err := c.writeEvented(frames)
-		c.wmu.Unlock()
-		if err != nil {
-			return ErrClosed
+	if closing {
+		c.closeSent.Store(true)
+	}
+	if !c.attached.Load() {
+		for _, f := range frames {
+			c.early = append(c.early, f...)
 		}
 		return nil
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	if c.nbc != nil {
+		return c.writeEvented(frames)
+	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
-	bufs := net.Buffers(frames)
-	if _, err := bufs.WriteTo(c.raw); err != nil {
+	if err := c.writeBlocking(frames); err != nil {
 		c.closeErr.CompareAndSwap(nil, &CloseError{Code: CloseAbnormal, Reason: err.Error(), Local: true})
 		go c.shutdown()
 		return ErrClosed
@@ -307,54 +331,139 @@ func (c *Conn) WriteFrames(frames [][]byte) error {
 // writeChunk is the most bytes handed to the poller in one call.
 const writeChunk = 64 << 10
 
-// writeEvented hands frames to the poller. The poller refuses (closing the
-// connection) any single write that would take its held bytes past
-// MaxWriteBuffer, counting the whole write even when the socket can take
-// it at once; so a large batch goes in pieces of at most writeChunk, and
-// the limit applies to what is actually held. Called with wmu held, which
-// keeps the pieces of one call together.
-func (c *Conn) writeEvented(frames [][]byte) error {
-	write := func(group [][]byte) error {
-		var err error
-		if len(group) == 1 {
-			_, err = c.nbc.Write(group[0])
-		} else {
-			_, err = c.nbc.Writev(group)
-		}
-		return err
-	}
-	size := 0
-	for _, f := range frames {
-		size += len(f)
-	}
-	if size <= writeChunk {
-		return write(frames)
-	}
-	var arr [8][]byte
-	group, n := arr[:0], 0
+// chunkBuffers holds the buffers that gather small frames into one write.
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk); return &b }}
+
+// pieces calls fn with consecutive groups of the bytes of frames, in
+// order, each of at most writeChunk bytes (a larger frame is cut).
+func pieces(frames [][]byte, fn func([][]byte) error) error {
+	var arr [16][]byte
+	g, n := arr[:0], 0
 	for _, f := range frames {
 		for len(f) > 0 {
 			k := min(len(f), writeChunk-n)
-			group = append(group, f[:k])
+			g = append(g, f[:k])
 			n += k
 			f = f[k:]
 			if n == writeChunk {
-				if err := write(group); err != nil {
+				if err := fn(g); err != nil {
 					return err
 				}
-				clear(group)
-				group, n = group[:0], 0
+				clear(g)
+				g, n = g[:0], 0
 			}
 		}
 	}
-	if len(group) > 0 {
-		return write(group)
+	if len(g) > 0 {
+		return fn(g)
 	}
 	return nil
 }
 
-// writeTimeout bounds a blocking write to a client that stopped reading.
+// writeEvented hands frames to the poller, in writes of at most
+// writeChunk bytes: the poller refuses (closing the connection) any single
+// write that would take its held bytes past MaxWriteBuffer, counting the
+// whole write even when the socket can take it at once, so pieces keep the
+// limit on what is actually held. The frames of a piece are gathered into
+// one buffer rather than written with writev: the poller drops a writev the
+// socket refuses entirely, and does not report the bytes of one it takes
+// entirely, which Buffered relies on. Called with wmu held, which keeps the
+// pieces of one call together.
+func (c *Conn) writeEvented(frames [][]byte) error {
+	if len(frames) == 1 && len(frames[0]) <= writeChunk {
+		return c.put(frames[0])
+	}
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			chunkBuffers.Put(bp)
+		}
+	}()
+	return pieces(frames, func(g [][]byte) error {
+		if len(g) == 1 {
+			return c.put(g[0])
+		}
+		if bp == nil {
+			bp = chunkBuffers.Get().(*[]byte)
+		}
+		buf := (*bp)[:0]
+		for _, b := range g {
+			buf = append(buf, b...)
+		}
+		*bp = buf[:0]
+		return c.put(buf)
+	})
+}
+
+// writeBlocking writes frames to the connection in blocking mode, with
+// writev, a piece at a time so that Buffered follows its progress. Called
+// with wmu held.
+func (c *Conn) writeBlocking(frames [][]byte) error {
+	total := 0
+	for _, f := range frames {
+		total += len(f)
+	}
+	c.held.Add(int64(total))
+	defer func() { c.held.Add(-int64(total)) }() // what was not written
+	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return pieces(frames, func(g [][]byte) error {
+		bufs := net.Buffers(g)
+		n, err := bufs.WriteTo(c.raw)
+		c.held.Add(-n)
+		total -= int(n)
+		return err
+	})
+}
+
+// putAll hands b to the poller in pieces of at most writeChunk bytes.
+func (c *Conn) putAll(b []byte) error {
+	for len(b) > writeChunk {
+		if err := c.put(b[:writeChunk]); err != nil {
+			return err
+		}
+		b = b[writeChunk:]
+	}
+	return c.put(b)
+}
+
+// put hands one buffer to the poller, which writes what the socket takes
+// and keeps a copy of the rest.
+func (c *Conn) put(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	c.held.Add(int64(len(b))) // before: the poller reports as it writes
+	if _, err := c.nbc.Write(b); err != nil {
+		c.held.Add(-int64(len(b)))
+		if errors.Is(err, nbio.ErrOverflow) {
+			c.closeErr.CompareAndSwap(nil, &CloseError{Code: CloseAbnormal, Reason: "write buffer full", Local: true})
+			return ErrWriteBufferFull
+		}
+		return ErrClosed
+	}
+	return nil
+}
+
+// wrote is the poller's report of n bytes written to the socket.
+func (c *Conn) wrote(n int) {
+	if c.held.Add(-int64(n)) <= 0 && c.linger.Load() {
+		// Called with the poller's connection lock held, which shutdown
+		// takes.
+		go c.shutdown()
+	}
+}
+
+// Buffered is the number of bytes written to the connection that the
+// kernel has not taken yet: held by the poller, or, in blocking mode, left
+// of the write under way.
+func (c *Conn) Buffered() int { return int(c.held.Load()) }
+
+// writeTimeout bounds a blocking write to a client that stopped reading,
+// and how long Close waits for the kernel to take what is held.
 var writeTimeout = 20 * time.Second
+
+// closeFrameTimeout bounds the write of the close frame in blocking mode.
+const closeFrameTimeout = 100 * time.Millisecond
 
 func (c *Conn) writeRaw(frame []byte) error {
 	var one [1][]byte
@@ -367,19 +476,55 @@ func (c *Conn) WriteMessage(binary bool, payload []byte, compress bool) error {
 	return c.writeRaw(AppendMessageFrame(nil, binary, payload, compress && c.deflate))
 }
 
-// Close sends a close frame with code and reason, then closes the
-// connection. Frames written before it are delivered first.
+// Close sends a close frame with code and reason after the frames written
+// before it, then closes the connection; writes after it fail. It does not
+// wait for the network: on the poller, the connection is shut down once
+// the kernel has taken every byte held for it (or after the write timeout,
+// for a client that does not read); in blocking mode, the close frame is
+// skipped when another write is under way (it may be blocked on a client
+// that does not read), and its own write gives up after a moment.
 func (c *Conn) Close(code int, reason string) error {
-	if c.closed.Load() {
+	if c.closed.Load() || c.closeSent.Load() {
 		return nil
 	}
 	c.closeErr.CompareAndSwap(nil, &CloseError{Code: code, Reason: reason, Local: true})
-	_ = c.writeRaw(AppendClose(nil, code, reason))
-	c.shutdown()
+	frame := AppendClose(nil, code, reason)
+	if c.attached.Load() && c.nbc == nil {
+		if c.wmu.TryLock() {
+			if c.closeSent.CompareAndSwap(false, true) && !c.closed.Load() {
+				_ = c.raw.SetWriteDeadline(time.Now().Add(closeFrameTimeout))
+				_, _ = c.raw.Write(frame)
+			}
+			c.wmu.Unlock()
+		}
+		c.closeSent.Store(true)
+		c.shutdown()
+		return nil
+	}
+	var one [1][]byte
+	one[0] = frame
+	if err := c.write(one[:], true); errors.Is(err, errCloseSent) {
+		return nil
+	}
+	if !c.attached.Load() || c.nbc == nil {
+		c.shutdown() // not attached yet: attach writes what is held first
+		return nil
+	}
+	c.linger.Store(true)
+	if c.held.Load() <= 0 {
+		c.shutdown()
+		return nil
+	}
+	t := time.AfterFunc(writeTimeout, func() { _ = c.CloseNow() })
+	c.lingerTimer.Store(t)
+	if c.closed.Load() { // shut down meanwhile
+		t.Stop()
+	}
 	return nil
 }
 
-// CloseNow closes the connection without a close frame.
+// CloseNow closes the connection without a close frame, dropping what is
+// held for it.
 func (c *Conn) CloseNow() error {
 	c.closeErr.CompareAndSwap(nil, &CloseError{Code: CloseAbnormal, Local: true})
 	c.shutdown()
@@ -391,6 +536,9 @@ func (c *Conn) CloseNow() error {
 func (c *Conn) shutdown() {
 	if !c.closed.CompareAndSwap(false, true) {
 		return
+	}
+	if t := c.lingerTimer.Load(); t != nil {
+		t.Stop()
 	}
 	if !c.attached.Load() {
 		c.wmu.Lock()
@@ -416,6 +564,7 @@ func (c *Conn) notifyClose(err error) {
 	if !c.notified.CompareAndSwap(false, true) {
 		return
 	}
+	defer c.uncount()
 	c.closed.Store(true)
 	if cerr := c.closeErr.Load(); cerr != nil {
 		err = cerr

@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lesismal/nbio"
@@ -44,6 +45,25 @@ type Poller struct {
 	mu      sync.Mutex
 	stopped bool
 	conns   map[*Conn]struct{} // blocking-mode connections, for Close
+
+	live atomic.Int64 // connections attached and not yet notified closed
+}
+
+// Conns is the number of connections the poller serves: attached, and
+// not yet reported closed to their Handler.
+func (p *Poller) Conns() int { return int(p.live.Load()) }
+
+// count records c as served until uncount.
+func (p *Poller) count(c *Conn) {
+	c.poller = p
+	c.counted.Store(true)
+	p.live.Add(1)
+}
+
+func (c *Conn) uncount() {
+	if c.counted.CompareAndSwap(true, false) {
+		c.poller.live.Add(-1)
+	}
 }
 
 // NewPoller returns a Poller; nothing runs until the first upgrade.
@@ -73,6 +93,11 @@ func (p *Poller) start() error {
 				s.onData(data)
 			case *pollerProbe:
 				s.ran()
+			}
+		})
+		e.OnWrittenSize(func(nc *nbio.Conn, _ []byte, n int) {
+			if c, ok := nc.Session().(*Conn); ok {
+				c.wrote(n)
 			}
 		})
 		e.OnClose(func(nc *nbio.Conn, err error) {
@@ -118,16 +143,21 @@ func (p *Poller) attach(c *Conn, netConn net.Conn, brw *bufio.ReadWriter, early 
 			c.onData(early)
 		}
 		c.published.Store(true)
+		p.count(c)
 		if _, err := p.engine.AddConn(nc); err != nil {
 			c.closed.Store(true)
 			nc.Close()
+			c.uncount()
 			return err
 		}
 		// The held frames go out before attached is set: a writer that
 		// sees it set writes directly, after them.
 		c.wmu.Lock()
 		if len(c.early) > 0 {
-			_, _ = nc.Write(c.early)
+			c.held.Add(int64(len(c.early)))
+			if _, err := nc.Write(c.early); err != nil {
+				c.held.Add(-int64(len(c.early)))
+			}
 		}
 		c.early = nil
 		c.attached.Store(true)
@@ -154,6 +184,7 @@ func (p *Poller) attach(c *Conn, netConn net.Conn, brw *bufio.ReadWriter, early 
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
+	p.count(c)
 	go func() {
 		defer func() {
 			p.mu.Lock()
