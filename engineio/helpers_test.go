@@ -43,9 +43,10 @@ type event struct {
 // recorder is a Handler that records every event per session. With echo
 // set it sends each message back, as the protocol test suite's server does.
 type recorder struct {
-	echo   bool
-	onOpen func(*Session)
-	onText func(*Session, []byte)
+	echo    bool
+	onOpen  func(*Session)
+	onText  func(*Session, []byte)
+	onClose func(*Session, Reason)
 
 	mu         sync.Mutex
 	events     map[string][]event
@@ -99,6 +100,9 @@ func (r *recorder) OnBinary(s *Session, data []byte) {
 }
 
 func (r *recorder) OnClose(s *Session, reason Reason, err error) {
+	if r.onClose != nil {
+		r.onClose(s, reason)
+	}
 	r.closes.Add(1)
 	r.add(s, event{kind: "close", reason: reason, err: err})
 }

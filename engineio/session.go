@@ -259,8 +259,8 @@ func (s *Session) close(flush bool) {
 	s.flushClose = flush
 	if s.websocket {
 		// What is queued (or being written by a flush under way) goes
-		// out first; the flush then closes the session.
-		s.kick()
+		// out first, corked or not; the flush then closes the session.
+		s.kickf(true)
 		return
 	}
 	// A polling client gets what is queued and the close packet on its
