@@ -217,6 +217,15 @@ func (s *Session) heldLocked() int {
 	return n
 }
 
+// Buffered is the number of bytes held for the client: queued for it, and
+// written to its WebSocket but not yet taken by the kernel. It is what
+// Config.MaxWriteBuffer bounds.
+func (s *Session) Buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.heldLocked()
+}
+
 // writeBufferFull closes a session whose client does not take what is
 // sent to it. Called with mu held; releases it.
 func (s *Session) writeBufferFull(held int) {

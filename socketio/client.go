@@ -152,6 +152,9 @@ func queryAuth(q url.Values) json.RawMessage {
 }
 
 func (c *client) connect(name string, auth json.RawMessage) {
+	if c.srv.closed.Load() {
+		return // shutting down: the connection closes
+	}
 	n := c.srv.lookup(name, auth)
 	if n == nil {
 		c.sendPacket(&sio.Packet{Type: sio.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}, false)

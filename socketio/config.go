@@ -47,8 +47,12 @@ type Config struct {
 	// HTTPCompression configures polling compression (on by default for
 	// responses of 1 KB or more).
 	HTTPCompression *engineio.HTTPCompression
-	// MaxWriteBuffer bounds what is held for a WebSocket client that does
-	// not read; past it the client is disconnected. Default 4 MiB.
+	// MaxWriteBuffer bounds the bytes held for one client that does not
+	// take what is sent to it fast enough (queued for a polling client,
+	// or not yet written to a WebSocket); past it the client is
+	// disconnected, its sockets with ReasonWriteBufferFull. Volatile
+	// events are dropped long before. Keep it well above the largest
+	// message sent. Default 4 MiB.
 	MaxWriteBuffer int
 	// BlockingWebSocket serves WebSocket connections with a goroutine
 	// each instead of the event poller.

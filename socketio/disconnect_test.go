@@ -185,7 +185,7 @@ func TestServerCloseClosesSessions(t *testing.T) {
 		t.Fatalf("%d sessions", n)
 	}
 	status, _, _ := c.get(c.url())
-	if status != http.StatusBadRequest {
+	if status != http.StatusServiceUnavailable {
 		t.Fatalf("poll after Close: %d", status)
 	}
 	// Closing twice is fine.

@@ -32,9 +32,13 @@ type Server struct {
 	nsps    map[string]*Namespace
 	parents []*ParentNamespace
 	main    *Namespace
-	closed  atomic.Bool
+	closed  atomic.Bool // no new sockets: shutting down or closed
 	stats   serverStats
 	store   warn.Outage // the session store of connection state recovery
+
+	stopOnce     sync.Once
+	adaptersOnce sync.Once
+	busy         atomic.Int64 // socket executors running
 }
 
 // NewServer returns a server for cfg (zero value: the reference
@@ -178,27 +182,46 @@ func (srv *Server) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
 }
 
 // Close disconnects every socket (reason "server shutting down") and
-// closes the engine. The server refuses connections afterwards.
+// closes the engine at once: clients see their connection close (what is
+// queued for them is dropped), and the handlers still running are not
+// waited for. The server refuses connections afterwards (503). Shutdown
+// is the graceful form.
 func (srv *Server) Close() error {
-	if !srv.closed.CompareAndSwap(false, true) {
-		return nil
-	}
+	srv.stop()
+	err := srv.engine.Close()
+	srv.closeAdapters()
+	return err
+}
+
+// stop refuses new sockets and disconnects every socket with "server
+// shutting down", once.
+func (srv *Server) stop() {
+	srv.stopOnce.Do(func() {
+		srv.closed.Store(true)
+		for _, n := range srv.namespaces() {
+			for _, s := range n.Sockets() {
+				s.close(ReasonServerShuttingDown)
+			}
+		}
+	})
+}
+
+func (srv *Server) closeAdapters() {
+	srv.adaptersOnce.Do(func() {
+		for _, n := range srv.namespaces() {
+			_ = n.adapter.Close()
+		}
+	})
+}
+
+func (srv *Server) namespaces() []*Namespace {
 	srv.mu.RLock()
+	defer srv.mu.RUnlock()
 	nsps := make([]*Namespace, 0, len(srv.nsps))
 	for _, n := range srv.nsps {
 		nsps = append(nsps, n)
 	}
-	srv.mu.RUnlock()
-	for _, n := range nsps {
-		for _, s := range n.Sockets() {
-			s.close(ReasonServerShuttingDown)
-		}
-	}
-	err := srv.engine.Close()
-	for _, n := range nsps {
-		_ = n.adapter.Close()
-	}
-	return err
+	return nsps
 }
 
 // reportError hands an error to Config.OnError.

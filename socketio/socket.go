@@ -37,6 +37,10 @@ const (
 	ReasonForcedServerClose    Reason = "forced server close"
 	ReasonClientNamespaceClose Reason = "client namespace disconnect"
 	ReasonServerNamespaceClose Reason = "server namespace disconnect"
+	// ReasonWriteBufferFull: the client did not take what was sent to it
+	// and more than Config.MaxWriteBuffer bytes were held for it. Not a
+	// reference reason.
+	ReasonWriteBufferFull Reason = "write buffer full"
 )
 
 // Errors.
@@ -168,6 +172,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 		s.closed = make(chan struct{})
 	}
 	s.exec.cork = c.conn
+	s.exec.busy = &n.srv.busy
 	return s
 }
 
@@ -647,7 +652,7 @@ func (s *Socket) runConnect() {
 		}
 	}
 	s.mu.Lock()
-	if s.state != stateConnecting || s.client.closedNow() {
+	if s.state != stateConnecting || s.client.closedNow() || n.srv.closed.Load() {
 		s.state = stateClosed
 		s.mu.Unlock()
 		s.client.remove(s)
@@ -687,6 +692,11 @@ func (s *Socket) runConnect() {
 			}()
 			fn(s)
 		}()
+	}
+	if n.srv.closed.Load() {
+		// The server began shutting down after the check above, perhaps
+		// without seeing this socket.
+		s.close(ReasonServerShuttingDown)
 	}
 }
 
@@ -873,6 +883,9 @@ type executor struct {
 		Cork()
 		Uncork()
 	}
+	// busy, when set, counts the executors running (Server.Shutdown
+	// waits for none).
+	busy *atomic.Int64
 }
 
 func (e *executor) run(f func()) {
@@ -884,10 +897,16 @@ func (e *executor) run(f func()) {
 	}
 	e.running = true
 	e.mu.Unlock()
+	if e.busy != nil {
+		e.busy.Add(1)
+	}
 	gopool.Go(e.loop)
 }
 
 func (e *executor) loop() {
+	if e.busy != nil {
+		defer e.busy.Add(-1) // last: after the Uncork
+	}
 	corked := false
 	defer func() {
 		if corked {
