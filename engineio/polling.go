@@ -68,12 +68,13 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request, s *Session,
 			// The client sent the close packet: its poll is released
 			// with a noop, as the reference does.
 			packets = append(packets, msgNoop)
-		case s.state == stateClosing && len(packets) > 0 && !s.flushClose:
+		case s.state == stateClosing && len(packets) > 0:
 			// A graceful close delivers what was queued first, and the
 			// close packet on the next poll, as the reference does: a
-			// client handles the packets before it sees the close. (A
-			// server shutting down sends both at once: clients handle
-			// the packets of a payload in order anyway.)
+			// client handles the packets before it sees the close
+			// (socket.io-client hands decoded packets to its sockets on a
+			// microtask, but closes them at once on a close packet of the
+			// same payload).
 		default:
 			packets = append(packets, msgClose)
 		}

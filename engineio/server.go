@@ -270,7 +270,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	srv.open(s)
 	if srv.draining.Load() {
-		s.close(true) // Shutdown began after the check above
+		_ = s.Close() // Shutdown began after the check above
 	}
 	srv.servePoll(w, r, s, q)
 }

@@ -72,7 +72,6 @@ type Session struct {
 	wsSetup    bool // WebSocket not attached yet: writes are held, flush inline
 	queue      []*Message
 	queued     int           // bytes in queue (see msgBytes)
-	flushClose bool          // closing for a shutdown: the close packet follows the queue at once
 	pollWait   chan struct{} // set while a GET waits for packets
 	getActive  bool
 	postActive bool
@@ -250,27 +249,18 @@ func (s *Session) SendBinary(data []byte) error { return s.Send(NewBinaryMessage
 // Close closes the session gracefully: queued packets are delivered first,
 // then the transport is closed. The handler sees ReasonForcedClose.
 func (s *Session) Close() error {
-	s.close(false)
-	return nil
-}
-
-// close closes the session gracefully. With flush (a server shutdown), a
-// polling client gets the close packet with what is queued, in one
-// response, rather than on the poll after.
-func (s *Session) close(flush bool) {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.state = stateClosing
 	s.reason = ReasonForcedClose
-	s.flushClose = flush
 	if s.websocket {
 		// What is queued (or being written by a flush under way) goes
 		// out first, corked or not; the flush then closes the session.
 		s.kickf(true)
-		return
+		return nil
 	}
 	// A polling client gets what is queued and the close packet on its
 	// pending or next poll (waited for up to 30 s, as the reference does).
@@ -283,6 +273,7 @@ func (s *Session) close(flush bool) {
 		s.closeLocked(ReasonForcedClose, nil)
 	})
 	s.mu.Unlock()
+	return nil
 }
 
 // kick starts delivery of the queue. Called with mu held; releases it.

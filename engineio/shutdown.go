@@ -8,9 +8,10 @@ import (
 // Shutdown stops the server gracefully, in the manner of
 // http.Server.Shutdown. At once, new sessions are refused (handshakes get
 // 503 Service Unavailable, on every transport). Every session is then
-// closed gracefully: a WebSocket client gets the frames queued for it, then
-// a close frame; a polling client gets what is queued and the close packet
-// in one response, on its waiting poll or on the next one. Shutdown waits
+// closed gracefully, as Session.Close does: a WebSocket client gets the
+// frames queued for it, then a close frame; a polling client gets what is
+// queued on its waiting (or next) poll, and the close packet on the poll
+// after, as the reference server does. Shutdown waits
 // until every session has closed, every handler call has returned (OnClose
 // included), what was written to WebSocket clients has been taken by the
 // kernel, and the polls have been answered; then it stops the server as
@@ -26,7 +27,7 @@ import (
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.draining.Store(true)
 	srv.Sessions(func(s *Session) bool {
-		s.close(true)
+		_ = s.Close()
 		return true
 	})
 	err := waitFor(ctx, func() bool {

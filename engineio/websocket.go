@@ -48,7 +48,7 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if err == nil && srv.draining.Load() {
-		s.close(true) // Shutdown began after the handshake was accepted
+		_ = s.Close() // Shutdown began after the handshake was accepted
 	}
 	if err != nil {
 		if s.ws != nil {

@@ -43,6 +43,12 @@
 //	                                    server recorded for that socket's
 //	                                    disconnection ("" while connected
 //	                                    or unknown)
+//	shutdown-after <n>                  emits "news" with 0 to n-1 to the
+//	                                    sender's namespace, then shuts the
+//	                                    Socket.IO server down gracefully
+//	                                    (Server.Shutdown); the HTTP server
+//	                                    keeps running, refusing new
+//	                                    connections with 503
 //
 // The acknowledgement of emit-back, join, leave, to-room, broadcast-except,
 // volatile and volatile-broadcast is "ok", sent after the emits. The
@@ -55,7 +61,9 @@
 // ("data"), and "set-data <value>" stores a value in the socket's data.
 //
 // With -watch-stdin the server exits when its standard input reaches end
-// of file, so that it never outlives the test process that started it.
+// of file, so that it never outlives the test process that started it. On
+// SIGTERM (or that end of file) it shuts down gracefully: Server.Shutdown,
+// then the HTTP server's.
 package main
 
 import (
@@ -80,6 +88,7 @@ import (
 
 // server holds the disconnect reasons the tests ask for.
 type server struct {
+	io      *socketio.Server
 	mu      sync.Mutex
 	reasons map[string]socketio.Reason
 	verbose bool
@@ -324,6 +333,27 @@ func (sv *server) onConnection(s *socketio.Socket) {
 		return ackIfWanted(ev, string(r))
 	})
 
+	s.On("shutdown-after", func(ev *socketio.Event) error {
+		var n int
+		if err := ev.Bind(&n); err != nil {
+			return err
+		}
+		for i := range n {
+			if err := s.Namespace().Emit("news", i); err != nil {
+				return err
+			}
+		}
+		// Not from the handler itself: Shutdown waits for the handlers.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := sv.io.Shutdown(ctx); err != nil {
+				log.Printf("shutdown: %v", err)
+			}
+		}()
+		return nil
+	})
+
 	_ = s.Emit("welcome", map[string]string{"id": s.ID(), "nsp": s.Namespace().Name()})
 }
 
@@ -377,6 +407,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	sv.io = srv
 	srv.OnConnection(sv.onConnection)
 	srv.Of("/custom").OnConnection(sv.onConnection)
 	authNsp := srv.Of("/auth")
@@ -406,11 +437,12 @@ func main() {
 	go func() {
 		defer close(done)
 		<-stop
-		// The Socket.IO server closes its connections (a waiting poll gets
-		// the close packet), then the HTTP server lets the answers go out.
-		_ = srv.Close()
+		// The Socket.IO server delivers what is queued and closes its
+		// connections (a waiting poll gets the close packet), then the
+		// HTTP server lets the answers go out.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		_ = srv.Shutdown(ctx)
 		if hs.Shutdown(ctx) != nil {
 			_ = hs.Close()
 		}

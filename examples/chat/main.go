@@ -114,15 +114,17 @@ func run(addr, clientDir string, log *slog.Logger) error {
 	stop() // a second Ctrl-C kills the process
 	log.Info("shutting down")
 
-	// Close the Socket.IO server first: it disconnects every client and
-	// ends their long-polling requests and WebSocket connections (which
-	// http.Server.Shutdown does not track once upgraded). The pages see
-	// the connection drop and keep trying to reconnect.
-	if err := io.Close(); err != nil {
-		log.Warn("closing socket.io server", "err", err)
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Shut the Socket.IO server down first: it refuses new clients, sends
+	// each client what is queued for it, closes the long-polling requests
+	// and WebSocket connections (which http.Server.Shutdown does not track
+	// once upgraded), and waits for the disconnect handlers. The pages
+	// see the connection close and keep trying to reconnect. Then the
+	// HTTP server stops.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if err := io.Shutdown(shutdownCtx); err != nil {
+		log.Warn("socket.io shutdown", "err", err)
+	}
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("http shutdown: %w", err)
 	}

@@ -13,11 +13,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"log"
 	"net/http"
+	"os"
+	"os/signal"
 	"regexp"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -115,6 +119,29 @@ func main() {
 	// The Socket.IO server handles everything under its path.
 	r.Handle("/socket.io/*", io)
 
+	srv := &http.Server{Addr: *addr, Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ListenAndServe() }()
 	log.Printf("listening on %s", *addr)
-	log.Fatal(http.ListenAndServe(*addr, r))
+
+	// On SIGINT or SIGTERM: the Socket.IO server first (it delivers what
+	// is queued and closes every client connection, WebSockets included,
+	// which http.Server.Shutdown does not track), then the HTTP server.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case err := <-serveErr:
+		log.Fatal(err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills the process
+	log.Print("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := io.Shutdown(shutdownCtx); err != nil {
+		log.Printf("socket.io shutdown: %v", err)
+	}
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Printf("http shutdown: %v", err)
+	}
 }
