@@ -58,10 +58,16 @@
 //
 // Emit never blocks on the network. Each connection has one outbound queue;
 // on WebSocket the frames are written at once by a non-blocking write (what
-// the kernel does not take is held, up to Config.MaxWriteBuffer, past which
-// the client is disconnected), on polling they wait for the next poll.
-// Volatile emits are dropped instead of queued when the client cannot take
-// them at once.
+// the kernel does not take is held), on polling they wait for the next
+// poll. What is held for a client is bounded by Config.MaxWriteBuffer:
+// past it the client is disconnected (ReasonWriteBufferFull), so a client
+// that stops reading never slows down a broadcast or grows the server's
+// memory. Volatile emits are dropped instead of queued when the client
+// cannot take them at once.
+//
+// Server.Shutdown stops the server gracefully (clients get what is queued,
+// then their connections close; disconnect handlers are waited for);
+// Server.Close is the immediate form.
 //
 // A broadcast resolves its recipients in the adapter, encodes the packet
 // once (and builds its WebSocket frame once), and writes the same bytes to
