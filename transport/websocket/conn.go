@@ -565,6 +565,9 @@ func (c *Conn) notifyClose(err error) {
 		return
 	}
 	defer c.uncount()
+	if t := c.lingerTimer.Load(); t != nil {
+		t.Stop()
+	}
 	c.closed.Store(true)
 	if cerr := c.closeErr.Load(); cerr != nil {
 		err = cerr

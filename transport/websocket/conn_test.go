@@ -630,6 +630,9 @@ func TestSlowReader(t *testing.T) {
 		if !errors.Is(err, ErrClosed) {
 			t.Fatalf("blocking=%v: writes never failed: %v", blocking, err)
 		}
+		if !blocking && !errors.Is(err, ErrWriteBufferFull) {
+			t.Fatalf("evented: %v, want ErrWriteBufferFull", err)
+		}
 		ts.closed()
 	}
 }
@@ -775,4 +778,88 @@ func TestAwaitPollersCoversAll(t *testing.T) {
 		}
 		p.Close()
 	}
+}
+
+// What the kernel does not take is counted exactly (Buffered), including
+// batches of several frames written to a full socket; Close sends the
+// close frame after all of it and shuts the connection down only once the
+// client took it; Conns follows the connections.
+func TestBufferedAndCloseAfterHeld(t *testing.T) {
+	forEachMode(t, Options{}, func(t *testing.T, ts *testServer) {
+		ts.p.cfg.MaxWriteBuffer = 64 << 20 // before the poller starts
+		c := ts.dial()
+		conn := ts.conn()
+		if n := ts.p.Conns(); n != 1 {
+			t.Fatalf("Conns %d", n)
+		}
+		const batches, perBatch, size = 300, 4, 8 << 10
+		done := make(chan error, 1)
+		go func() {
+			for b := range batches {
+				frames := make([][]byte, perBatch)
+				for i := range frames {
+					p := bytes.Repeat([]byte{'x'}, size)
+					copy(p, fmt.Sprintf("%06d", b*perBatch+i))
+					frames[i] = AppendFrame(nil, true, false, OpBinary, p)
+				}
+				if err := conn.WriteFrames(frames); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- conn.Close(CloseNormal, "bye")
+		}()
+		// Evented, the poller holds what the kernel refused; blocking, it
+		// is what is left of the write under way (one batch).
+		want := 256 << 10
+		if ts.p.cfg.Blocking {
+			want = 1
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for conn.Buffered() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d bytes held for a client that does not read", conn.Buffered())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		closed := false
+		if !ts.p.cfg.Blocking {
+			// Evented writes never block: Close returns while the poller
+			// still holds bytes.
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			closed = true
+			if n := conn.Buffered(); n == 0 {
+				t.Fatal("nothing held when Close returned")
+			}
+		}
+		for i := range batches * perBatch {
+			f := c.readFrame()
+			if want := fmt.Sprintf("%06d", i); len(f.payload) != size || string(f.payload[:6]) != want {
+				t.Fatalf("frame %d: %d bytes, %q", i, len(f.payload), f.payload[:min(6, len(f.payload))])
+			}
+		}
+		c.expectClose(CloseNormal, "bye")
+		if !closed {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the writer never returned")
+			}
+		}
+		if err := conn.WriteFrames([][]byte{AppendFrame(nil, true, false, OpText, nil)}); !errors.Is(err, ErrClosed) {
+			t.Fatalf("write after Close: %v", err)
+		}
+		if n := conn.Buffered(); n != 0 {
+			t.Fatalf("Buffered %d after everything was read", n)
+		}
+		ts.closed()
+		if n := ts.p.Conns(); n != 0 {
+			t.Fatalf("Conns %d after the close", n)
+		}
+	})
 }
