@@ -42,11 +42,13 @@ type heldPacket struct {
 }
 
 // recoverable reports whether a disconnection for reason keeps the
-// session for recovery (the reference's list).
+// session for recovery: the reference's list, and a client disconnected
+// for not reading fast enough (it missed packets as one that timed out
+// does).
 func recoverable(reason Reason) bool {
 	switch reason {
 	case ReasonTransportError, ReasonTransportClose, ReasonForcedClose, ReasonPingTimeout,
-		ReasonServerShuttingDown, ReasonForcedServerClose:
+		ReasonServerShuttingDown, ReasonForcedServerClose, ReasonWriteBufferFull:
 		return true
 	}
 	return false

@@ -15,7 +15,8 @@ import (
 // io.close() (no DISCONNECT packet is sent, which would stop it from
 // reconnecting to another node). Shutdown returns nil once every
 // connection has closed and every handler has returned, OnDisconnect
-// handlers included.
+// handlers included; with connection state recovery, the sessions of the
+// sockets are saved in the adapter before it is closed.
 //
 // When ctx ends first, Shutdown closes everything at once, as Close does,
 // and returns ctx.Err(). Calling it more than once, or concurrently, or
