@@ -226,11 +226,13 @@ func (s *Session) Buffered() int {
 }
 
 // writeBufferFull closes a session whose client does not take what is
-// sent to it. Called with mu held; releases it.
+// sent to it. The close is logged once, at Debug level, as every close a
+// client can cause at will; Stats counts them by reason. Called with mu
+// held; releases it.
 func (s *Session) writeBufferFull(held int) {
-	s.srv.cfg.Logger.Info("engineio: client not reading, closing its session",
-		"sid", s.id, "transport", s.transportLocked(), "held", held, "max", s.srv.cfg.MaxWriteBuffer)
-	s.closeLocked(ReasonWriteBufferFull, ErrWriteBufferFull)
+	err := fmt.Errorf("%w: %d bytes held for the client (%s), MaxWriteBuffer %d",
+		ErrWriteBufferFull, held, s.transportLocked(), s.srv.cfg.MaxWriteBuffer)
+	s.closeLocked(ReasonWriteBufferFull, err)
 }
 
 func (s *Session) transportLocked() string {

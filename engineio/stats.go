@@ -100,6 +100,7 @@ var reasons = [...]Reason{
 	ReasonPingTimeout,
 	ReasonForcedClose,
 	ReasonParseError,
+	ReasonWriteBufferFull,
 }
 
 // reasonOther is the SessionsClosed key of reasons not in the list.

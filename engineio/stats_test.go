@@ -10,7 +10,7 @@ import (
 // zeroStats is the snapshot of a server that has seen nothing.
 func zeroStats() Stats {
 	st := Stats{SessionsClosed: map[Reason]uint64{}, RequestErrors: map[ErrorCode]uint64{}}
-	for _, r := range []Reason{ReasonTransportClose, ReasonTransportError, ReasonPingTimeout, ReasonForcedClose, ReasonParseError} {
+	for _, r := range []Reason{ReasonTransportClose, ReasonTransportError, ReasonPingTimeout, ReasonForcedClose, ReasonParseError, ReasonWriteBufferFull} {
 		st.SessionsClosed[r] = 0
 	}
 	for c := UnknownTransport; c <= UnsupportedProtocolVersion; c++ {

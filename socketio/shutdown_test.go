@@ -187,3 +187,38 @@ func TestWriteBufferFullReason(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 }
+
+// A client can make itself a slow consumer at will: its disconnection is
+// logged at Debug level only, on both transports.
+func TestWriteBufferFullLogsAtDebugOnly(t *testing.T) {
+	for _, ws := range []bool{false, true} {
+		h := &levelRecorder{}
+		ts := newLogServer(t, h, false)
+		reasons := make(chan Reason, 1)
+		socks := ts.sockets("/")
+		if ws {
+			// Joins "/" and then reads nothing, with a small receive buffer.
+			c, err := dialRawWS(ts.hs.Listener.Addr().String(), ts.io.Engine().Config().Path+"?EIO=4&transport=websocket", 4<<10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.conn.Close() })
+		} else {
+			connect(t, ts.dialPolling(""), "/", "") // and polls no more
+		}
+		s := recv(t, socks)
+		s.OnDisconnect(func(r Reason) { reasons <- r })
+		big := strings.Repeat("z", 64<<10)
+		for i := 0; s.Emit("big", big) == nil; i++ {
+			if i > 1000 {
+				t.Fatal("never disconnected")
+			}
+		}
+		if r := recv(t, reasons); r != ReasonWriteBufferFull {
+			t.Fatalf("reason %q", r)
+		}
+		if above, debugs := h.result(); len(above) > 0 || debugs == 0 {
+			t.Fatalf("websocket %v: logged above Debug: %q (%d at Debug)", ws, above, debugs)
+		}
+	}
+}

@@ -134,6 +134,7 @@ var disconnectReasons = [...]Reason{
 	ReasonForcedServerClose,
 	ReasonClientNamespaceClose,
 	ReasonServerNamespaceClose,
+	ReasonWriteBufferFull,
 }
 
 // reasonOther is the Disconnects key of reasons not in the list.

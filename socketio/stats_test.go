@@ -36,6 +36,7 @@ func zeroDisconnects() map[Reason]uint64 {
 	for _, r := range []Reason{
 		ReasonTransportError, ReasonTransportClose, ReasonForcedClose, ReasonPingTimeout, ReasonParseError,
 		ReasonServerShuttingDown, ReasonForcedServerClose, ReasonClientNamespaceClose, ReasonServerNamespaceClose,
+		ReasonWriteBufferFull,
 	} {
 		m[r] = 0
 	}

@@ -262,6 +262,7 @@ engineio_sessions_closed_total{reason="parse error"} 0
 engineio_sessions_closed_total{reason="ping timeout"} 0
 engineio_sessions_closed_total{reason="transport close"} 1
 engineio_sessions_closed_total{reason="transport error"} 0
+engineio_sessions_closed_total{reason="write buffer full"} 0
 # HELP engineio_request_errors_total HTTP requests refused with an Engine.IO error, by error code.
 # TYPE engineio_request_errors_total counter
 engineio_request_errors_total{code="0"} 0
@@ -288,6 +289,7 @@ socketio_disconnects_total{reason="server namespace disconnect"} 0
 socketio_disconnects_total{reason="server shutting down"} 0
 socketio_disconnects_total{reason="transport close"} 1
 socketio_disconnects_total{reason="transport error"} 0
+socketio_disconnects_total{reason="write buffer full"} 0
 `, "engineio_sessions", "engineio_sessions_closed_total", "engineio_request_errors_total",
 		"socketio_sockets", "socketio_rooms", "socketio_disconnects_total")
 
