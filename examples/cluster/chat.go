@@ -105,10 +105,6 @@ type chat struct {
 	log      *slog.Logger
 	nodeID   string        // this node's id in the cluster, in message ids
 	seq      atomic.Uint64 // message ids
-
-	// open counts the connections whose disconnect handler has not
-	// finished: shutdown waits for them before it closes Redis.
-	open atomic.Int64
 }
 
 // user is one connected socket of this node. Its fields are used only by
@@ -131,19 +127,6 @@ func (u *user) holder() holder { return holder{u.s.ID(), u.token} }
 // for each socket id.
 func roomKey(name string) string { return "room:" + name }
 
-// waitDisconnected waits until every connection's disconnect handler has
-// finished, or until d has passed, and reports whether they all did.
-func (c *chat) waitDisconnected(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for c.open.Load() > 0 {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
 // errRateLimited stops an event in the socket middleware.
 var errRateLimited = errors.New("rate limit exceeded")
 
@@ -159,9 +142,7 @@ func (c *chat) onConnection(s *socketio.Socket) {
 		events:   newLimiter(20, 40),
 		messages: newLimiter(5, 5),
 	}
-	c.open.Add(1)
 	s.OnDisconnect(func(reason socketio.Reason) {
-		defer c.open.Add(-1)
 		c.log.Info("disconnected", "socket", s.ID(), "reason", reason)
 		c.remove(u)
 	})

@@ -143,17 +143,16 @@ func run(addr, redisAddr, key, clientDir string, log *slog.Logger) error {
 	stop()
 	log.Info("shutting down")
 
-	// Close the Socket.IO server first: it disconnects every client (the
-	// pages reconnect, to this node when it is back or, behind a load
-	// balancer, to another one). The disconnect handlers free the
-	// nicknames in Redis: wait for them before closing it. The other
-	// nodes notice that this one is gone and refresh their lists.
-	if err := io.Close(); err != nil {
-		log.Warn("closing socket.io server", "err", err)
+	// Shut the Socket.IO server down first: it disconnects every client
+	// (the pages reconnect, to this node when it is back or, behind a load
+	// balancer, to another one) and waits for the disconnect handlers,
+	// which free the nicknames in Redis. The other nodes notice that this
+	// one is gone and refresh their lists.
+	ioCtx, cancelIO := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := io.Shutdown(ioCtx); err != nil {
+		log.Warn("socket.io shutdown", "err", err)
 	}
-	if !c.waitDisconnected(5 * time.Second) {
-		log.Warn("some disconnect handlers did not finish in 5s")
-	}
+	cancelIO()
 	stopBackground()
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelShutdown()

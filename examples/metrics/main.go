@@ -9,10 +9,13 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,12 +43,28 @@ func main() {
 		logger.Error("starting", "err", err)
 		os.Exit(1)
 	}
-	defer io.Close()
 	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ListenAndServe() }()
 	logger.Info("listening", "addr", *addr)
-	if err := srv.ListenAndServe(); err != nil {
+	select {
+	case err := <-serveErr:
 		logger.Error("serving", "err", err)
+		_ = io.Close()
 		os.Exit(1)
+	case <-ctx.Done():
+	}
+	// The Socket.IO server first (clients told, handlers finished), then
+	// the HTTP server.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := io.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("socket.io shutdown", "err", err)
+	}
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
 	}
 }
 
