@@ -7,10 +7,12 @@ NPM      ?= npm
 # Time per fuzz target: short in `make test`, longer in `make fuzz`.
 FUZZTIME ?= 5s
 FUZZTIME_LONG ?= 2m
+# Length of `make soak` (`make test` runs it for 1m).
+SOAK ?= 10m
 # Go servers under compat-tests/ that the Node tests start.
 COMPAT_SERVERS := eioserver sioserver
 
-.PHONY: run cluster test vet gotest fuzz-smoke fuzz compat compat-servers browser bench bench-quick node-deps
+.PHONY: run cluster test vet gotest fuzz-smoke fuzz soak compat compat-servers browser bench bench-quick node-deps
 
 ## run: the chat example on :3000 with the in-memory adapter
 run: node-deps
@@ -39,6 +41,13 @@ fuzz-smoke:
 ## fuzz: every fuzz target for $(FUZZTIME_LONG)
 fuzz:
 	GO="$(GO)" FUZZTIME="$(FUZZTIME_LONG)" scripts/fuzz.sh
+
+## soak: a soak run of $(SOAK) (`make soak SOAK=1m`; see cmd/sio-bench/soak.go)
+# Churn, rooms, broadcasts, acks and cut connections against a server process;
+# fails on a lost, duplicated or reordered delivery, or when the server's
+# goroutines or heap do not return to baseline.
+soak:
+	$(GO) run ./cmd/sio-bench -soak -duration $(SOAK)
 
 ## compat: the Node compatibility tests only (stock clients against Go test servers)
 # Test files are listed here: node 21+ no longer searches a directory

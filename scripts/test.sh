@@ -4,9 +4,10 @@
 #   1. go vet ./...
 #   2. go test -race -count=1 ./...
 #   3. a fuzz smoke run of every fuzz target (scripts/fuzz.sh, FUZZTIME each)
-#   4. the Node compatibility tests (`make compat`: npm ci when node_modules
+#   4. a soak run of SOAKTIME (default 1m; `make soak`)
+#   5. the Node compatibility tests (`make compat`: npm ci when node_modules
 #      is missing or stale, the Go test servers, node --test)
-#   5. the browser tests (`make browser`), when browser-tests/ has any
+#   6. the browser tests (`make browser`), when browser-tests/ has any
 #
 # Every step runs even when an earlier one failed. A summary follows, ending
 # with one "N passed, N failed, N skipped" line over all steps; the exit
@@ -18,6 +19,7 @@ GO="${GO:-go}"
 MAKE="${MAKE:-make}"
 NODE="${NODE:-node}"
 export FUZZTIME="${FUZZTIME:-5s}"
+SOAKTIME="${SOAKTIME:-1m}"
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
@@ -72,6 +74,13 @@ GO="$GO" scripts/fuzz.sh 2>&1 | tee "$logs/fuzz"
 rc=${PIPESTATUS[0]}
 counts "$logs/fuzz" '^fuzz: [0-9]+ passed'
 record "fuzz" "$rc" $((SECONDS - start))
+
+banner "soak (make soak SOAK=$SOAKTIME)"
+start=$SECONDS
+"$MAKE" --no-print-directory soak SOAK="$SOAKTIME" 2>&1 | tee "$logs/soak"
+rc=${PIPESTATUS[0]}
+pass=$((rc == 0)) fail=$((rc != 0)) skip=0
+record "soak" "$rc" $((SECONDS - start))
 
 # node_test NAME TARGET: runs `make TARGET` (a node --test run with the
 # spec reporter) and records its counts.

@@ -18,6 +18,12 @@
 //
 //	sio-bench -url http://127.0.0.1:3001/socket.io/ -peer-url http://127.0.0.1:3002/socket.io/ -scenario redis-broadcast
 //
+// A soak run (soak.go): churn, rooms, broadcasts, acks and cut connections
+// against a sio server in a child process, checking every delivery and
+// that the server's goroutines and heap return to baseline:
+//
+//	sio-bench -soak -duration 10m
+//
 // The client speaks Engine.IO 4 / Socket.IO 5 over WebSocket (a compact
 // client on raw TCP) and long-polling (net/http), to 127.0.0.1 only. The
 // exit status is 1 when a run had a problem: lost or misrouted
@@ -40,6 +46,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(soakServeEnv) != "" {
+		os.Exit(soakServe(os.Args[1:], os.Stdout, os.Stderr)) // the server of a soak run
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -77,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pollN       = fs.Int("poll-clients", 0, "polling-echo and polling-broadcast: clients")
 		pollRate    = fs.Int("poll-rate", 0, "polling-broadcast: events per second")
 	)
+	soak := registerSoakFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sio-bench [-suite [-quick]] [-url URL -server-pid PID [-peer-url URL -peer-pid PID]] [-scenario LIST] [sizes]")
 		fs.PrintDefaults()
@@ -129,6 +139,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *soak.enabled {
+		return runSoak(ctx, soak.config(*duration, stderr), stdout, stderr)
+	}
 
 	if *suite {
 		dir := *root
