@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of the module, one after the other, for FUZZTIME
 # each (default 5s). Targets are discovered with `go test -list`, so new
-# ones are picked up without editing this script.
+# ones are picked up without editing this script. Each target starts from
+# its committed seed corpus, testdata/fuzz/<Name>/ in its package, which
+# plain `go test` also runs as regression cases (scripts/fuzz-corpus.sh
+# refreshes the fuzz-found part of it).
 #
 #   scripts/fuzz.sh                 all packages
 #   FUZZTIME=2m scripts/fuzz.sh ./parser/...
