@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,6 +46,7 @@ type SoakConfig struct {
 	Warmup       time.Duration // load before the baseline sample
 	WSClients    int           // WebSocket clients connected at any time
 	PollClients  int           // polling clients connected at any time
+	Upgrading    int           // clients that connect over polling and upgrade, at any time
 	Silent       int           // silent clients connected at any time
 	Rooms        int
 	GlobalRate   int // server broadcasts to everyone per second
@@ -73,6 +75,7 @@ func DefaultSoakConfig() SoakConfig {
 		Duration:       10 * time.Minute,
 		WSClients:      40,
 		PollClients:    12,
+		Upgrading:      8,
 		Silent:         4,
 		Rooms:          6,
 		GlobalRate:     10,
@@ -91,6 +94,7 @@ func DefaultSoakConfig() SoakConfig {
 type soakFlags struct {
 	enabled           *bool
 	ws, poll, silent  *int
+	upgrading         *int
 	globalRate        *int
 	roomRate          *int
 	pingInterval      *time.Duration
@@ -109,6 +113,7 @@ func registerSoakFlags(fs *flag.FlagSet) *soakFlags {
 		ws:                fs.Int("soak-ws", d.WSClients, "soak: WebSocket clients at any time"),
 		poll:              fs.Int("soak-polling", d.PollClients, "soak: polling clients at any time"),
 		silent:            fs.Int("soak-silent", d.Silent, "soak: clients that stop reading and answering heartbeats"),
+		upgrading:         fs.Int("soak-upgrade", d.Upgrading, "soak: clients that connect over polling and upgrade to WebSocket"),
 		globalRate:        fs.Int("soak-global-rate", d.GlobalRate, "soak: server broadcasts to everyone per second"),
 		roomRate:          fs.Int("soak-room-rate", d.RoomRate, "soak: server broadcasts to a room per second"),
 		pingInterval:      fs.Duration("soak-ping-interval", d.PingInterval, "soak: the server's heartbeat period"),
@@ -128,6 +133,7 @@ func (f *soakFlags) config(duration time.Duration, log io.Writer) SoakConfig {
 	}
 	cfg.Warmup = *f.warmup
 	cfg.WSClients, cfg.PollClients, cfg.Silent = *f.ws, *f.poll, *f.silent
+	cfg.Upgrading = *f.upgrading
 	cfg.GlobalRate, cfg.RoomRate = *f.globalRate, *f.roomRate
 	cfg.PingInterval, cfg.PingTimeout = *f.pingInterval, *f.pingTimeout
 	cfg.GoroutineSlack = *f.goroutineSlack
@@ -206,15 +212,15 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (SoakReport, error) {
 		server: proc,
 	}
 	r.ws = &Dialer{Addr: r.addr, Path: r.path, Timeout: 15 * time.Second}
-	r.poll = &Dialer{Addr: r.addr, Path: r.path, Polling: true, Timeout: 15 * time.Second, poll: newPollingClient(cfg.PollClients + cfg.Silent)}
+	r.poll = &Dialer{Addr: r.addr, Path: r.path, Polling: true, Timeout: 15 * time.Second, poll: newPollingClient(cfg.PollClients + cfg.Upgrading + cfg.Silent)}
 	return r.run(ctx)
 }
 
 func (r *soakRun) run(ctx context.Context) (SoakReport, error) {
 	cfg := r.cfg
 	r.start = time.Now()
-	r.logf("soak: %v (warm-up %v), %d WebSocket + %d polling clients, %d silent, %d rooms, server %s (pid %d)",
-		cfg.Duration, cfg.Warmup, cfg.WSClients, cfg.PollClients, cfg.Silent, cfg.Rooms, r.addr, r.server.PID())
+	r.logf("soak: %v (warm-up %v), %d WebSocket, %d polling, %d upgrading, %d silent clients, %d rooms, server %s (pid %d)",
+		cfg.Duration, cfg.Warmup, cfg.WSClients, cfg.PollClients, cfg.Upgrading, cfg.Silent, cfg.Rooms, r.addr, r.server.PID())
 
 	// Warm-up: the same mix, so that pools, timers and caches are at
 	// their working size, then every client leaves.
@@ -232,8 +238,19 @@ func (r *soakRun) run(ctx context.Context) (SoakReport, error) {
 	}
 	heapLimit := base.HeapAlloc + max(cfg.HeapSlack, uint64(float64(base.HeapAlloc)*cfg.HeapGrowth))
 	gorLimit := base.Goroutines + cfg.GoroutineSlack
+	// Under the limits, and still for three samples in a row (pooled
+	// goroutines exit after a second idle), so that the report shows
+	// where the server settles.
+	var prev soakStats
+	stable := 0
 	end, settled, err := r.settle(ctx, func(st soakStats) bool {
-		return st.Goroutines <= gorLimit && st.HeapAlloc <= heapLimit
+		if st.Goroutines == prev.Goroutines {
+			stable++
+		} else {
+			stable = 0
+		}
+		prev = st
+		return stable >= 3 && st.Goroutines <= gorLimit && st.HeapAlloc <= heapLimit
 	}, cfg.Settle)
 	if err != nil {
 		return SoakReport{}, err
@@ -249,10 +266,13 @@ func (r *soakRun) phase(ctx context.Context, name string, d time.Duration) error
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range r.cfg.WSClients {
-		wg.Go(func() { r.clientSlot(ctx, stop, false, fmt.Sprintf("ws%d", i)) })
+		wg.Go(func() { r.clientSlot(ctx, stop, kindWebSocket, fmt.Sprintf("ws%d", i)) })
 	}
 	for i := range r.cfg.PollClients {
-		wg.Go(func() { r.clientSlot(ctx, stop, true, fmt.Sprintf("poll%d", i)) })
+		wg.Go(func() { r.clientSlot(ctx, stop, kindPolling, fmt.Sprintf("poll%d", i)) })
+	}
+	for i := range r.cfg.Upgrading {
+		wg.Go(func() { r.clientSlot(ctx, stop, kindUpgrading, fmt.Sprintf("up%d", i)) })
 	}
 	for i := range r.cfg.Silent {
 		wg.Go(func() { r.silentSlot(ctx, stop, i%2 == 1, fmt.Sprintf("silent%d", i)) })
@@ -435,13 +455,16 @@ func soakCall(ctx context.Context, c *Client, event, args string, onAck func([]b
 	}
 }
 
-// clientSlot keeps one client connected, replacing it when it leaves,
-// until stop is closed.
-func (r *soakRun) clientSlot(ctx context.Context, stop <-chan struct{}, polling bool, name string) {
-	d := r.ws
-	if polling {
-		d = r.poll
-	}
+// Kinds of clients.
+const (
+	kindWebSocket = iota
+	kindPolling
+	kindUpgrading
+)
+
+// clientSlot keeps one client of a kind connected, replacing it when it
+// leaves, until stop is closed.
+func (r *soakRun) clientSlot(ctx context.Context, stop <-chan struct{}, kind int, name string) {
 	for n := 0; ; n++ {
 		select {
 		case <-stop:
@@ -452,7 +475,18 @@ func (r *soakRun) clientSlot(ctx context.Context, stop <-chan struct{}, polling 
 		}
 		who := fmt.Sprintf("%s/%d", name, n)
 		tr := newSoakTracker(&r.k, who)
-		c, err := d.Dial(ctx, tr.onEvent)
+		var c *Client
+		var err error
+		var upgraded chan error
+		switch kind {
+		case kindWebSocket:
+			c, err = r.ws.Dial(ctx, tr.onEvent)
+		case kindPolling:
+			c, err = r.poll.Dial(ctx, tr.onEvent)
+		default:
+			upgraded = make(chan error, 1)
+			c, err = dialUpgrading(ctx, r.poll, tr.onEvent, upgraded)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -462,13 +496,13 @@ func (r *soakRun) clientSlot(ctx context.Context, stop <-chan struct{}, polling 
 			_ = sleep(ctx, 500*time.Millisecond)
 			continue
 		}
-		if polling {
-			r.k.pollConnects.Add(1)
-		} else {
-			r.k.wsConnects.Add(1)
-		}
+		[]*atomic.Int64{&r.k.wsConnects, &r.k.pollConnects, &r.k.upConnects}[kind].Add(1)
 		life := time.Duration(1000+rand.IntN(5000)) * time.Millisecond
-		if !r.live(ctx, stop, c, tr, who, time.Now().Add(life)) {
+		ok := r.live(ctx, stop, c, tr, who, time.Now().Add(life))
+		if ok && upgraded != nil {
+			ok = r.upgradeDone(ctx, c, who, upgraded)
+		}
+		if !ok {
 			c.Close()
 			continue
 		}
@@ -492,6 +526,28 @@ func (r *soakRun) clientSlot(ctx context.Context, stop <-chan struct{}, polling 
 		c.Close()
 		r.k.graceful.Add(1)
 	}
+}
+
+// upgradeDone waits for an upgrading client's upgrade to end and accounts
+// for it; it reports whether the client is still usable.
+func (r *soakRun) upgradeDone(ctx context.Context, c *Client, who string, upgraded <-chan error) bool {
+	select {
+	case err := <-upgraded:
+		if err == nil {
+			r.k.upgrades.Add(1)
+			return true
+		}
+		if c.Lost() {
+			return false // the connection ended first: counted as a drop
+		}
+		r.k.upgradeErrors.Add(1)
+		r.k.note("%s: upgrade: %v", who, err)
+	case <-time.After(soakAckTimeout):
+		r.k.upgradeErrors.Add(1)
+		r.k.note("%s: upgrade not done within %v", who, soakAckTimeout)
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // callFailed accounts for a failed call; it reports whether err is one.
@@ -596,6 +652,8 @@ func cutClient(c *Client) {
 		_ = t.conn.Close()
 	case *pollTransport:
 		t.shutdown()
+	case *upgradeTransport:
+		t.cut()
 	}
 	select {
 	case <-c.done:
@@ -781,6 +839,9 @@ func (r *soakRun) report(base, end soakStats, settled bool, gorLimit int, heapLi
 	if end.Errors > 0 {
 		problem("%d errors reported by the server (Config.OnError):\n%s", end.Errors, lastLines(strings.TrimSpace(r.server.out.String()), 10))
 	}
+	if out := r.server.out.String(); strings.Contains(out, "DATA RACE") {
+		problem("the race detector reported a data race in the server:\n%s", lastLines(strings.TrimSpace(out), 40))
+	}
 	if n := k.violations.Load(); n > 0 {
 		problem("%d delivery violations (lost, duplicated, reordered or misrouted events)", n)
 	}
@@ -790,31 +851,38 @@ func (r *soakRun) report(base, end soakStats, settled bool, gorLimit int, heapLi
 	if n := k.ackTimeouts.Load(); n > 0 {
 		problem("%d acknowledgements did not arrive within %v", n, soakAckTimeout)
 	}
+	if n := k.upgradeErrors.Load(); n > 0 {
+		problem("%d upgrades from polling to WebSocket failed", n)
+	}
 	if n := k.dialErrors.Load(); n > 0 {
 		problem("%d connection attempts failed", n)
 	}
 	if n := k.ghostsNotReaped.Load(); n > 0 {
 		problem("%d silent clients were not disconnected by the heartbeat", n)
 	}
-	connects := k.wsConnects.Load() + k.pollConnects.Load()
+	connects := k.wsConnects.Load() + k.pollConnects.Load() + k.upConnects.Load()
 	delivered := k.global.Load() + k.room.Load() + k.direct.Load()
 	if connects == 0 || delivered == 0 || k.graceful.Load() == 0 {
 		problem("no load ran: %d connections, %d deliveries, %d graceful closes", connects, delivered, k.graceful.Load())
+	}
+	if cfg.Upgrading > 0 && k.upgrades.Load() == 0 {
+		problem("no client upgraded to WebSocket")
 	}
 	if cfg.Silent > 0 && k.ghosts.Load() == 0 && cfg.Duration > 3*(cfg.PingInterval+cfg.PingTimeout) {
 		problem("no silent client lived long enough to be checked")
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "soak %v (warm-up %v): %d WebSocket + %d polling clients at a time, %d silent, %d rooms, heartbeat %v/%v\n",
-		cfg.Duration, cfg.Warmup, cfg.WSClients, cfg.PollClients, cfg.Silent, cfg.Rooms, cfg.PingInterval, cfg.PingTimeout)
-	fmt.Fprintf(&b, "  connections  %d (WebSocket %d, polling %d): %d closed, %d cut; silent %d (reaped by the heartbeat %d)\n",
-		connects, k.wsConnects.Load(), k.pollConnects.Load(), k.graceful.Load(), k.cuts.Load(), k.ghosts.Load(), k.ghostsReaped.Load())
+	fmt.Fprintf(&b, "soak %v (warm-up %v): %d WebSocket, %d polling, %d upgrading and %d silent clients at a time, %d rooms, heartbeat %v/%v\n",
+		cfg.Duration, cfg.Warmup, cfg.WSClients, cfg.PollClients, cfg.Upgrading, cfg.Silent, cfg.Rooms, cfg.PingInterval, cfg.PingTimeout)
+	fmt.Fprintf(&b, "  connections  %d (WebSocket %d, polling %d, polling then WebSocket %d, %d upgrades): %d closed, %d cut\n",
+		connects, k.wsConnects.Load(), k.pollConnects.Load(), k.upConnects.Load(), k.upgrades.Load(), k.graceful.Load(), k.cuts.Load())
+	fmt.Fprintf(&b, "  silent       %d, every one disconnected by the heartbeat: %d\n", k.ghosts.Load(), k.ghostsReaped.Load())
 	fmt.Fprintf(&b, "  deliveries   %d checked: global %d, room %d, direct %d; server numbered %d global and %d room events\n",
 		delivered, k.global.Load(), k.room.Load(), k.direct.Load(), end.Global, end.RoomEvents)
 	fmt.Fprintf(&b, "  acks         %d (joins %d, leaves %d, shouts %d)\n", k.acks.Load(), k.joins.Load(), k.leaves.Load(), k.shouts.Load())
-	fmt.Fprintf(&b, "  failures     %d violations, %d dropped, %d ack timeouts, %d dial errors, %d not reaped, %d server errors\n",
-		k.violations.Load(), k.drops.Load(), k.ackTimeouts.Load(), k.dialErrors.Load(), k.ghostsNotReaped.Load(), end.Errors)
+	fmt.Fprintf(&b, "  failures     %d violations, %d dropped, %d ack timeouts, %d dial errors, %d upgrade errors, %d not reaped, %d server errors\n",
+		k.violations.Load(), k.drops.Load(), k.ackTimeouts.Load(), k.dialErrors.Load(), k.upgradeErrors.Load(), k.ghostsNotReaped.Load(), end.Errors)
 	r.peakMu.Lock()
 	fmt.Fprintf(&b, "  server       peak %d sessions, %d goroutines, live heap %s; %d connection and %d disconnect handlers\n",
 		r.peakSessions, r.peakGor, mib(r.peakHeap), end.Connections, end.Disconnects)
@@ -822,7 +890,7 @@ func (r *soakRun) report(base, end soakStats, settled bool, gorLimit int, heapLi
 	fmt.Fprintf(&b, "  goroutines   baseline %d, end %d (limit %d)\n", base.Goroutines, end.Goroutines, gorLimit)
 	fmt.Fprintf(&b, "  live heap    baseline %s, end %s (limit %s)\n", mib(base.HeapAlloc), mib(end.HeapAlloc), mib(heapLimit))
 	if !settled {
-		fmt.Fprintf(&b, "  (the server did not settle within the time allowed)\n")
+		fmt.Fprintf(&b, "  (the server did not settle within %v)\n", cfg.Settle)
 	}
 	for _, n := range k.firstNotes() {
 		fmt.Fprintf(&b, "  note: %s\n", n)

@@ -16,6 +16,8 @@ import (
 // soakCounters are the soak's totals, shared by every client.
 type soakCounters struct {
 	wsConnects, pollConnects atomic.Int64
+	upConnects, upgrades     atomic.Int64
+	upgradeErrors            atomic.Int64
 	graceful, cuts           atomic.Int64
 	ghosts, ghostsReaped     atomic.Int64
 	global, room, direct     atomic.Int64 // deliveries checked

@@ -135,7 +135,7 @@ func shortSoak() SoakConfig {
 	cfg := DefaultSoakConfig()
 	cfg.Duration = 10 * time.Second
 	cfg.Warmup = 3 * time.Second
-	cfg.WSClients, cfg.PollClients, cfg.Silent = 8, 4, 2
+	cfg.WSClients, cfg.PollClients, cfg.Upgrading, cfg.Silent = 8, 4, 3, 2
 	cfg.PingInterval, cfg.PingTimeout = time.Second, 2*time.Second
 	return cfg
 }
