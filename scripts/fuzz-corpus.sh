@@ -18,6 +18,7 @@
 #
 #   scripts/fuzz-corpus.sh                      all packages, 30s each
 #   FUZZTIME=0 PER_TARGET=10 scripts/fuzz-corpus.sh ./parser/...
+#   RUN=FuzzValidJSON scripts/fuzz-corpus.sh ./parser/sio   matching targets only
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ cache="$("$go" env GOCACHE)/fuzz"
 
 while read -r pkg dir; do
   grep -qsE '^func Fuzz' "$dir"/*_test.go || continue
-  names=$("$go" test -list '^Fuzz' "$pkg" | grep -E '^Fuzz[A-Za-z0-9_]*$' || true)
+  names=$("$go" test -list '^Fuzz' "$pkg" | grep -E '^Fuzz[A-Za-z0-9_]*$' | grep -E "${RUN:-.}" || true)
   for name in $names; do
     if [ "$fuzztime" != 0 ]; then
       echo "--- fuzz $pkg $name ($fuzztime)"
