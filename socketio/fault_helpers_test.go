@@ -502,16 +502,31 @@ func fsend(t *testing.T, c fclient, pkts ...string) {
 	}
 }
 
+// connectReply is the payload of a CONNECT reply; PID is set when the
+// server has connection state recovery on.
+type connectReply struct {
+	SID string `json:"sid"`
+	PID string `json:"pid"`
+}
+
+// fconnectWith sends CONNECT with an optional auth payload (for recovery:
+// {"pid":...,"offset":...}) and returns the reply.
+func fconnectWith(t *testing.T, c fclient, auth string) connectReply {
+	t.Helper()
+	fsend(t, c, "40"+auth)
+	it := fnext(t, c)
+	var r connectReply
+	rest, ok := strings.CutPrefix(it.text, "40")
+	if !ok || json.Unmarshal([]byte(rest), &r) != nil || len(r.SID) != 20 {
+		t.Fatalf("CONNECT reply %v", it)
+	}
+	return r
+}
+
 // fconnect joins the main namespace and returns the socket id.
 func fconnect(t *testing.T, c fclient) string {
 	t.Helper()
-	fsend(t, c, "40")
-	it := fnext(t, c)
-	m := sidRe.FindStringSubmatch(strings.TrimPrefix(it.text, "40"))
-	if !strings.HasPrefix(it.text, "40") || m == nil {
-		t.Fatalf("CONNECT reply %v", it)
-	}
-	return m[1]
+	return fconnectWith(t, c, "").SID
 }
 
 var joinAckRe = regexp.MustCompile(`^43(\d+)\[\{"n":(\d+),"g":(\d+)\}\]$`)
@@ -544,16 +559,47 @@ func expectItem(t *testing.T, c fclient, want string) {
 	}
 }
 
-func streamEvent(n int64) string { return `42["s",{"n":` + strconv.FormatInt(n, 10) + `}]` }
-
-// fstream checks that the next packets are the stream's numbers from..to.
-func fstream(t *testing.T, c fclient, from, to int64) {
-	t.Helper()
-	for n := from; n <= to; n++ {
-		if it := fnext(t, c); it.text != streamEvent(n) {
-			t.Fatalf("%s: got %v, want stream event %d (of %d..%d)", c.sid(), it, n, from, to)
-		}
+// parseStream reads a stream event: its number, and the offset a server
+// with connection state recovery appends as a last argument.
+func parseStream(text string) (n int64, offset string, ok bool) {
+	rest, ok := strings.CutPrefix(text, `42["s",{"n":`)
+	if !ok {
+		return 0, "", false
 	}
+	num, rest, ok := strings.Cut(rest, "}")
+	if !ok {
+		return 0, "", false
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	switch {
+	case rest == "]":
+		return n, "", true
+	case strings.HasPrefix(rest, ",") && strings.HasSuffix(rest, "]"):
+		if json.Unmarshal([]byte(rest[1:len(rest)-1]), &offset) != nil {
+			return 0, "", false
+		}
+		return n, offset, true
+	}
+	return 0, "", false
+}
+
+// fstream checks that the next packets are the stream's numbers from..to
+// and returns the offset of the last one ("" without recovery).
+func fstream(t *testing.T, c fclient, from, to int64) string {
+	t.Helper()
+	var offset string
+	for want := from; want <= to; want++ {
+		it := fnext(t, c)
+		n, off, ok := parseStream(it.text)
+		if !ok || n != want {
+			t.Fatalf("%s: got %v, want stream event %d (of %d..%d)", c.sid(), it, want, from, to)
+		}
+		offset = off
+	}
+	return offset
 }
 
 // ---------------------------------------------------------------------------

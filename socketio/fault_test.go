@@ -32,7 +32,8 @@ import (
 // rest. Connection state recovery cases (a cut client coming back with its
 // pid and offset, and receiving what it missed) fit the same shape: the
 // Config enables recovery, the fault function reconnects the victim and
-// checks the replayed numbers. They are not here yet. A Redis restart
+// checks the replayed numbers (fconnectWith sends the pid and offset,
+// fstream returns the offset of the last number). They are not here yet. A Redis restart
 // under the Redis Streams adapter belongs to that adapter's tests and is
 // not here either.
 //
@@ -481,10 +482,8 @@ func (r *reconnClient) session(c fclient, stop <-chan struct{}) {
 			r.mu.Unlock()
 			return
 		}
-		rest, ok1 := strings.CutPrefix(it.text, `42["s",{"n":`)
-		num, ok2 := strings.CutSuffix(rest, `}]`)
-		k, err := strconv.ParseInt(num, 10, 64)
-		if !ok1 || !ok2 || err != nil {
+		k, _, ok := parseStream(it.text)
+		if !ok {
 			r.errorf("server %d: unexpected packet %v", gen, it)
 			continue
 		}
