@@ -297,15 +297,20 @@ type pollF struct {
 	paused atomic.Bool
 	pmu    sync.Mutex
 	once   sync.Once
+	delay  time.Duration // between a poll's answer and the next poll
 }
 
 var errPaused = errors.New("paused")
 
-func dialPollF(addr string) (*pollF, error) {
+func dialPollF(addr string) (*pollF, error) { return dialPollFDelay(addr, 0) }
+
+// dialPollFDelay opens a polling client that waits delay after each poll,
+// as a client on a slow network: the server queues packets meanwhile.
+func dialPollFDelay(addr string, delay time.Duration) (*pollF, error) {
 	tr := &http.Transport{DisableCompression: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pollF{
-		tr: tr, hc: &http.Client{Transport: tr}, ctx: ctx, cancel: cancel,
+		tr: tr, hc: &http.Client{Transport: tr}, ctx: ctx, cancel: cancel, delay: delay,
 		items: make(chan item, 4096), done: make(chan struct{}), quit: make(chan struct{}),
 	}
 	base := "http://" + addr + "/socket.io/?EIO=4&transport=polling"
@@ -346,7 +351,14 @@ func (p *pollF) get(u string) (int, string, error) {
 
 func (p *pollF) loop() {
 	defer close(p.done)
-	for {
+	for first := true; ; first = false {
+		if p.delay > 0 && !first {
+			select {
+			case <-time.After(p.delay):
+			case <-p.quit:
+				return
+			}
+		}
 		if p.paused.Load() {
 			p.end = errPaused
 			return

@@ -1,12 +1,12 @@
 package socketio
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -390,9 +390,10 @@ type reconnClient struct {
 	polling bool
 
 	mu    sync.Mutex
-	gen   int   // server of the current connection's join; 0: none
-	last  int64 // last number on the current connection
-	seen  int   // numbers seen on the current connection
+	gen   int           // server of the current connection's join; 0: none
+	last  int64         // last number on the current connection
+	seen  int           // numbers seen on the current connection
+	ended map[int]int64 // server -> last number of the last connection to it that ended
 	conns int
 	errs  []string
 }
@@ -421,12 +422,17 @@ func (r *reconnClient) run(stop <-chan struct{}) {
 		var c fclient
 		var err error
 		if r.polling {
-			c, err = dialPollF(r.addr)
+			c, err = dialPollFDelay(r.addr, 50*time.Millisecond)
 		} else {
 			c, err = dialWSF(r.addr, "")
 		}
 		if err == nil {
 			r.session(c, stop)
+			select {
+			case <-stop:
+				_ = c.send("1") // leaves: the Engine.IO close packet
+			default:
+			}
 			c.release()
 		}
 		select {
@@ -444,6 +450,12 @@ func (r *reconnClient) session(c fclient, stop <-chan struct{}) {
 		case it := <-c.recv():
 			return it, true
 		case <-c.gone():
+			// What arrived before the end is read first.
+			select {
+			case it := <-c.recv():
+				return it, true
+			default:
+			}
 		case <-stop:
 		case <-time.After(faultWait):
 			r.errorf("%s: no packet within %v", c.sid(), faultWait)
@@ -478,6 +490,10 @@ func (r *reconnClient) session(c fclient, stop <-chan struct{}) {
 		it, ok := next()
 		if !ok {
 			r.mu.Lock()
+			if r.ended == nil {
+				r.ended = map[int]int64{}
+			}
+			r.ended[gen] = r.last
 			r.gen = 0
 			r.mu.Unlock()
 			return
@@ -497,14 +513,22 @@ func (r *reconnClient) session(c fclient, stop <-chan struct{}) {
 	}
 }
 
-// The server is stopped under load (Socket.IO server, then HTTP server)
-// and a new one starts on the same port. Clients with reconnection loops
-// come back and receive the new server's stream. Events in flight when the
-// first server stopped may be lost (delivery is at most once without
-// connection state recovery), but no connection may see a number twice or
-// out of order, and every client must receive every number the new server
-// published after it joined.
+// The server is stopped under load and a new one starts on the same port.
+// Clients with reconnection loops come back and receive the new server's
+// stream. No connection may see a number twice or out of order, and every
+// client must receive every number the new server published after it
+// joined. The old server is stopped right after a burst of numbers:
+// stopped with Close it may lose what was queued (delivery is at most once
+// without connection state recovery); stopped with Shutdown, each client
+// must first get every number published before it. The polling clients
+// wait between polls, so that the server has packets queued for them
+// when it stops.
 func TestFaultServerRestart(t *testing.T) {
+	t.Run("close", func(t *testing.T) { restartUnderLoad(t, false) })
+	t.Run("shutdown", func(t *testing.T) { restartUnderLoad(t, true) })
+}
+
+func restartUnderLoad(t *testing.T, graceful bool) {
 	// Warm up with a throwaway server, so that the baseline has what a
 	// server starts once per process.
 	warm := &faultEnv{t: t}
@@ -515,8 +539,6 @@ func TestFaultServerRestart(t *testing.T) {
 
 	first := startFaultServer(t, "127.0.0.1:0", 1, Config{})
 	addr := first.addr
-	var current atomic.Pointer[faultServer]
-	current.Store(first)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -529,23 +551,25 @@ func TestFaultServerRestart(t *testing.T) {
 	stopClients := sync.OnceFunc(func() { close(stop); wg.Wait() })
 	t.Cleanup(stopClients)
 
-	pubStop := make(chan struct{})
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		for {
-			select {
-			case <-pubStop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			if s := current.Load(); s != nil {
+	// publish publishes to s every 2 ms until the returned function is
+	// called.
+	publish := func(s *faultServer) func() {
+		quit, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-quit:
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
 				s.publish(1)
 			}
-		}
-	}()
-	stopPublisher := sync.OnceFunc(func() { close(pubStop); <-pubDone })
-	t.Cleanup(stopPublisher)
+		}()
+		stop := sync.OnceFunc(func() { close(quit); <-done })
+		t.Cleanup(stop)
+		return stop
+	}
 
 	// waitAll waits until every client is joined to server gen and has
 	// seen at least n of its numbers.
@@ -568,19 +592,29 @@ func TestFaultServerRestart(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	stopPublishing := publish(first)
 	waitAll(1, 20)
 
-	// Restart under load.
-	current.Store(nil)
+	// Stop with a burst just queued for every client.
+	stopPublishing()
+	lastOfFirst := first.publish(50)
+	if graceful {
+		ctx, cancel := context.WithTimeout(context.Background(), faultWait)
+		err := first.io.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	}
 	first.stop()
 	if n := first.io.Engine().SessionCount(); n != 0 {
 		t.Fatalf("%d sessions left on the stopped server", n)
 	}
-	second := startFaultServer(t, addr, 2, Config{})
-	current.Store(second)
-	waitAll(2, 20)
 
-	stopPublisher()
+	second := startFaultServer(t, addr, 2, Config{})
+	stopPublishing = publish(second)
+	waitAll(2, 20)
+	stopPublishing()
 	end := second.last()
 	deadline := time.Now().Add(faultWait)
 	for _, r := range clients {
@@ -597,13 +631,18 @@ func TestFaultServerRestart(t *testing.T) {
 	}
 	for i, r := range clients {
 		r.mu.Lock()
-		errs, conns := r.errs, r.conns
+		errs, conns, ended := r.errs, r.conns, r.ended[1]
 		r.mu.Unlock()
 		if len(errs) > 0 {
 			t.Errorf("client %d: %s", i, strings.Join(errs, "; "))
 		}
 		if conns < 2 {
 			t.Errorf("client %d connected %d times, want a reconnection", i, conns)
+		}
+		// Shutdown stops new emits at once and delivers what was queued:
+		// every number the first server published reached every client.
+		if graceful && ended != lastOfFirst {
+			t.Errorf("client %d: the first server's stream ended at %d for it, published up to %d", i, ended, lastOfFirst)
 		}
 	}
 
