@@ -858,7 +858,7 @@ func (r *soakRun) report(base, end soakStats, settled bool, gorLimit int, heapLi
 		problem("%d connection attempts failed", n)
 	}
 	if n := k.ghostsNotReaped.Load(); n > 0 {
-		problem("%d silent clients were not disconnected by the heartbeat", n)
+		problem("%d silent clients were not disconnected within the heartbeat timeout", n)
 	}
 	connects := k.wsConnects.Load() + k.pollConnects.Load() + k.upConnects.Load()
 	delivered := k.global.Load() + k.room.Load() + k.direct.Load()
@@ -877,7 +877,7 @@ func (r *soakRun) report(base, end soakStats, settled bool, gorLimit int, heapLi
 		cfg.Duration, cfg.Warmup, cfg.WSClients, cfg.PollClients, cfg.Upgrading, cfg.Silent, cfg.Rooms, cfg.PingInterval, cfg.PingTimeout)
 	fmt.Fprintf(&b, "  connections  %d (WebSocket %d, polling %d, polling then WebSocket %d, %d upgrades): %d closed, %d cut\n",
 		connects, k.wsConnects.Load(), k.pollConnects.Load(), k.upConnects.Load(), k.upgrades.Load(), k.graceful.Load(), k.cuts.Load())
-	fmt.Fprintf(&b, "  silent       %d, every one disconnected by the heartbeat: %d\n", k.ghosts.Load(), k.ghostsReaped.Load())
+	fmt.Fprintf(&b, "  silent       %d, disconnected by the server within the heartbeat timeout: %d\n", k.ghosts.Load(), k.ghostsReaped.Load())
 	fmt.Fprintf(&b, "  deliveries   %d checked: global %d, room %d, direct %d; server numbered %d global and %d room events\n",
 		delivered, k.global.Load(), k.room.Load(), k.direct.Load(), end.Global, end.RoomEvents)
 	fmt.Fprintf(&b, "  acks         %d (joins %d, leaves %d, shouts %d)\n", k.acks.Load(), k.joins.Load(), k.leaves.Load(), k.shouts.Load())
