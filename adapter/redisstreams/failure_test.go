@@ -267,3 +267,34 @@ func TestReaderResumes(t *testing.T) {
 		t.Errorf("%d warnings: %q", n, logs.msgs)
 	}
 }
+
+// A Redis client that has not connected yet changes its own options as it
+// opens its first connections; the adapter copies them for its reading
+// connections without racing with that, even while the application uses
+// the client at the same time (the test is for -race; a few fresh
+// clients, since the race detector may miss one).
+func TestFreshClient(t *testing.T) {
+	opts := uniqueOptions(t, needRedis(t))
+	ctx := context.Background()
+	for range 20 {
+		rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+		used := make(chan error, 1)
+		go func() { used <- rdb.Ping(ctx).Err() }()
+		a := newServer(t, "A", rdb, opts, time.Minute)
+		b := newServer(t, "B", rdb, opts, time.Minute)
+		if err := <-used; err != nil {
+			t.Fatal(err)
+		}
+		waitServerCount(t, a.ad["/"], 2)
+		a.connect("/", nil, "a1")
+		if err := b.ad["/"].Broadcast(ctx, event(`["x"]`), adapter.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if s := a.ns["/"].next(t); !strings.HasPrefix(string(s.p.Data), `["x","`) {
+			t.Fatalf("sent %s", s.p.Data)
+		}
+		a.close()
+		b.close()
+		_ = rdb.Close()
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf16"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/go-sio/sio/adapter"
 	"github.com/go-sio/sio/adapter/redis/wire"
@@ -289,6 +290,11 @@ func (n *node) readingClient() (goredis.UniversalClient, bool) {
 	case *goredis.Client:
 		opt := *c.Options()
 		opt.PoolSize, opt.MinIdleConns, opt.MaxIdleConns = 1, 0, 1
+		// c may change its MaintNotificationsConfig (under a lock of its
+		// own) while it opens a connection: NewClient must not copy it.
+		// A reading connection does without maintenance notifications; it
+		// reconnects when its connection breaks.
+		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 		return goredis.NewClient(&opt), true
 	case *goredis.ClusterClient:
 		opt := *c.Options()
