@@ -197,8 +197,10 @@ func (a *Adapter) respond(uid string, m *wire.ClusterMessage) {
 // opts.Flags.Local, appends it to the stream for the other servers. With
 // connection state recovery on, a storable packet (adapter.Storable) gets
 // its stream entry id appended to its data as its offset, here and on
-// every server. The error reports a failure to append; local delivery has
-// happened anyway.
+// every server, and every server delivers such packets in stream order:
+// here, the local delivery waits until this server's stream reader is at
+// the entry (at most RequestTimeout, then it goes ahead). The error
+// reports a failure to append; local delivery has happened anyway.
 func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Options) error {
 	if opts.Flags.Local {
 		return a.Memory.Broadcast(ctx, p, opts)
@@ -221,6 +223,13 @@ func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Opt
 		_ = a.Memory.Broadcast(ctx, p, opts)
 		return fmt.Errorf("adapter/redisstreams: broadcast: %w", err)
 	}
+	// Delivered in stream order (see reader): once the reader is at the
+	// entry, at most RequestTimeout from now.
+	delivered := func() {}
+	if r := a.node.readerOf(a.stream); r != nil {
+		delivered = r.turn(ctx, id, a.node.opts.RequestTimeout)
+	}
+	defer delivered()
 	opts.Flags.Offset = id
 	return a.Memory.Broadcast(ctx, adapter.WithOffset(p, id), opts)
 }

@@ -41,7 +41,13 @@
 // msgpack value that Node servers read too; RestoreSession takes it once
 // and reads the stream after the client's offset for the broadcasts the
 // session's rooms select. Unlike Node, volatile broadcasts are not
-// replayed. A client can be away as long as MaxDisconnectionDuration and
+// replayed, and a server delivers the packets that have an offset in
+// stream order, its own among those of the others (Node delivers its own
+// at once): a client that resumes after the last offset it got cannot
+// have skipped an earlier one that was still on its way. So with recovery
+// on, the local delivery of a broadcast waits for the server's stream
+// reader to reach its entry (a round trip to Redis; at most
+// RequestTimeout, after which it goes ahead out of order). A client can be away as long as MaxDisconnectionDuration and
 // as long as its offset is still in the stream (MaxLen).
 //
 // # Failures
@@ -58,7 +64,10 @@
 //
 // One goroutine per Factory receives the pub/sub messages of every
 // namespace, and one goroutine per stream reads it; both handle messages
-// in order and send to local sockets without blocking. Responses are
+// in order and send to local sockets without blocking (with recovery on,
+// the reader also waits for the local delivery of this server's
+// broadcasts, see above: a handler that emits from an OnAnyOutgoing hook
+// of a remote broadcast holds the reader up to RequestTimeout). Responses are
 // published from short-lived goroutines. Server-side event handlers run
 // one at a time, in arrival order, on a goroutine of their adapter that
 // exists while there is work.

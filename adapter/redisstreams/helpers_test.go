@@ -100,7 +100,8 @@ type fakeNS struct {
 	sends    chan sent
 	mu       sync.Mutex
 	discs    [][]string
-	ad       adapter.Adapter // for the rooms of its sockets
+	ad       adapter.Adapter   // for the rooms of its sockets
+	gate     func(*sio.Packet) // when set, called by Send before recording
 }
 
 func newFakeNS(name, server string, recovery time.Duration) *fakeNS {
@@ -110,7 +111,20 @@ func newFakeNS(name, server string, recovery time.Duration) *fakeNS {
 func (f *fakeNS) Name() string { return f.name }
 
 func (f *fakeNS) Send(ids []string, p *sio.Packet, flags adapter.Flags) {
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		gate(p)
+	}
 	f.sends <- sent{ids: sortedIDs(ids), p: p, flags: flags}
+}
+
+// setGate sets the function Send calls first.
+func (f *fakeNS) setGate(fn func(*sio.Packet)) {
+	f.mu.Lock()
+	f.gate = fn
+	f.mu.Unlock()
 }
 
 func (f *fakeNS) SendWithAck(ids []string, p *sio.Packet, flags adapter.Flags, onAck adapter.AckFunc) int {

@@ -181,7 +181,18 @@ type running struct {
 	cancel  context.CancelFunc
 	clients []goredis.UniversalClient // reading connections owned by the node
 	wg      sync.WaitGroup
-	ready   []chan struct{} // closed when a reader knows where to start
+	ready   []chan struct{}    // closed when a reader knows where to start
+	readers map[string]*reader // by stream
+}
+
+// readerOf returns the reader of stream, nil when the node is stopped.
+func (n *node) readerOf(stream string) *reader {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.run == nil {
+		return nil
+	}
+	return n.run.readers[stream]
 }
 
 func (n *node) adapterOf(nsp string) *Adapter {
@@ -251,7 +262,7 @@ func (n *node) newAdapter(ns adapter.Namespace) *Adapter {
 // Called with mu held.
 func (n *node) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &running{cancel: cancel}
+	run := &running{cancel: cancel, readers: map[string]*reader{}}
 	n.run = run
 	// The readers' clients copy the shared client's options: before the
 	// subscription connection starts, which writes to them as it dials.
@@ -262,8 +273,10 @@ func (n *node) start() {
 		if owned {
 			run.clients = append(run.clients, rc)
 		}
-		r := &reader{node: n, client: rc, stream: stream, ready: make(chan struct{})}
+		r := &reader{node: n, client: rc, stream: stream, ready: make(chan struct{}),
+			stopped: make(chan struct{}), own: map[string]*ownTurn{}}
 		run.ready = append(run.ready, r.ready)
+		run.readers[stream] = r
 		readers = append(readers, r)
 	}
 	n.ps = n.client.Subscribe(context.Background())
@@ -370,16 +383,111 @@ func (n *node) receive(msgs <-chan any) {
 }
 
 // reader follows one stream.
+//
+// With recovery on, the broadcasts of this server that get an offset are
+// delivered in stream order too, among those of the other servers: a
+// client resumes after the last offset it got, so an offset overtaken by
+// a later one would be lost to it. The broadcasting goroutine still
+// delivers its own packet (see turn), but only once the reader is at its
+// entry, and the reader waits for it before going on.
 type reader struct {
-	node   *node
-	client goredis.UniversalClient
-	stream string
-	ready  chan struct{}
+	node    *node
+	client  goredis.UniversalClient
+	stream  string
+	ready   chan struct{}
+	stopped chan struct{} // closed when loop returns
+
+	mu  sync.Mutex
+	pos string              // the last entry dealt with ("" before the start is known)
+	own map[string]*ownTurn // entries of this server's broadcasts, by id
+}
+
+// ownTurn pairs an entry of this server's broadcast with its delivery.
+type ownTurn struct {
+	reached   chan struct{} // closed once the reader is at the entry or past it
+	done      chan struct{} // closed once the broadcaster has delivered
+	isReached bool          // guarded by reader.mu
+}
+
+// turnOf returns the turn of entry id. Called with mu held.
+func (r *reader) turnOf(id string) *ownTurn {
+	t := r.own[id]
+	if t == nil {
+		t = &ownTurn{reached: make(chan struct{}), done: make(chan struct{})}
+		r.own[id] = t
+	}
+	return t
+}
+
+// reach marks t reached. Called with mu held.
+func (t *ownTurn) reach() {
+	if !t.isReached {
+		t.isReached = true
+		close(t.reached)
+	}
+}
+
+// turn waits until the reader is at entry id, which this server has just
+// appended, so that the caller delivers it after the entries before it
+// and before those after it; the caller then calls the returned function.
+// It waits at most wait (the entry may be lost, say by a Redis restart),
+// and not for a stopped reader.
+func (r *reader) turn(ctx context.Context, id string, wait time.Duration) (delivered func()) {
+	r.mu.Lock()
+	if r.pos != "" && adapter.CompareOffsets(r.pos, id) >= 0 {
+		r.mu.Unlock()
+		return func() {} // the reader has gone past it
+	}
+	t := r.turnOf(id)
+	r.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-t.reached:
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-r.stopped:
+	}
+	return func() { close(t.done) }
+}
+
+// handOff lets the broadcaster of this server's entry id deliver it, and
+// waits until it has (at most wait: a broadcaster that gave up on the
+// entry, because appending it failed for instance, never comes).
+func (r *reader) handOff(ctx context.Context, id string, wait time.Duration) {
+	r.mu.Lock()
+	t := r.turnOf(id)
+	t.reach()
+	r.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-t.done:
+	case <-timer.C:
+		r.node.log.Debug("adapter/redisstreams: broadcaster of an entry of this server did not deliver it in time",
+			"stream", r.stream, "id", id)
+	case <-ctx.Done():
+	}
+}
+
+// advance records that the reader dealt with entry id: the turns of
+// entries before it (lost or trimmed) will not come.
+func (r *reader) advance(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pos = id
+	for k, t := range r.own {
+		if adapter.CompareOffsets(k, id) <= 0 {
+			t.reach()
+			delete(r.own, k)
+		}
+	}
 }
 
 // loop reads the stream from its current end until ctx is done, resuming
 // after the last entry read when Redis comes back from an error.
 func (r *reader) loop(ctx context.Context) {
+	defer close(r.stopped)
 	n := r.node
 	log := n.log.With("stream", r.stream)
 	backoff := 50 * time.Millisecond
@@ -420,6 +528,7 @@ func (r *reader) loop(ctx context.Context) {
 			last = msgs[0].ID
 		}
 	}
+	r.advance(last)
 	recovered()
 	close(r.ready)
 
@@ -443,14 +552,27 @@ func (r *reader) loop(ctx context.Context) {
 		for _, s := range res {
 			for _, e := range s.Messages {
 				last = e.ID
-				n.onEntry(r.stream, e)
+				r.onEntry(ctx, e)
+				r.advance(e.ID)
 			}
 		}
 	}
 }
 
-// onEntry dispatches a stream entry to the adapter of its namespace.
-func (n *node) onEntry(stream string, e goredis.XMessage) {
+// onEntry dispatches a stream entry to the adapter of its namespace; for
+// the broadcasts of this server that get an offset, it hands off to their
+// broadcaster.
+func (r *reader) onEntry(ctx context.Context, e goredis.XMessage) {
+	n := r.node
+	if uid, _ := e.Values["uid"].(string); uid == n.uid {
+		r.mu.Lock()
+		_, waiting := r.own[e.ID]
+		r.mu.Unlock()
+		if waiting || n.ownTurnFor(e) {
+			r.handOff(ctx, e.ID, n.opts.RequestTimeout)
+		}
+		return
+	}
 	nsp, _ := e.Values["nsp"].(string)
 	a := n.adapterOf(nsp)
 	if a == nil {
@@ -462,8 +584,26 @@ func (n *node) onEntry(stream string, e goredis.XMessage) {
 	}
 	m, err := wire.DecodeStreamEntry(e.Values)
 	if err != nil {
-		n.faults.Warn(a.log, "adapter/redisstreams: dropping malformed stream entry", "stream", stream, "id", e.ID, "err", err)
+		n.faults.Warn(a.log, "adapter/redisstreams: dropping malformed stream entry", "stream", r.stream, "id", e.ID, "err", err)
 		return
 	}
 	a.onMessage(m, e.ID)
+}
+
+// ownTurnFor reports whether entry e of this server is a broadcast whose
+// broadcaster waits for its turn (see Adapter.Broadcast).
+func (n *node) ownTurnFor(e goredis.XMessage) bool {
+	if t, _ := e.Values["type"].(string); t != strconv.Itoa(int(wire.ClusterBroadcast)) {
+		return false
+	}
+	nsp, _ := e.Values["nsp"].(string)
+	a := n.adapterOf(nsp)
+	if a == nil || !a.recovery() {
+		return false
+	}
+	m, err := wire.DecodeStreamEntry(e.Values)
+	if err != nil {
+		return false
+	}
+	return m.RequestID == "" && adapter.Storable(m.Packet, m.Opts.Adapter())
 }
