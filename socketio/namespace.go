@@ -234,6 +234,9 @@ func (e nsEmitter) send(ids []string, p *sio.Packet, flags adapter.Flags, perSoc
 	deliver := func(socks []*Socket) int {
 		sent := 0
 		for _, s := range socks {
+			if flags.Offset != "" && s.alreadyReplayed(flags.Offset) {
+				continue
+			}
 			if perSocket != nil {
 				perSocket(s)
 			}

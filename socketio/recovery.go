@@ -24,7 +24,10 @@ import (
 // it are held; then it asks the adapter for what was stored since the
 // last missed packet; then it sends the missed packets, those stored
 // since, the held ones not already sent (by offset), and the CONNECT
-// reply, in that order, before it lets broadcasts through again.
+// reply, in that order, before it lets broadcasts through again. From
+// then on, a stored packet at or before the last offset sent is dropped:
+// a cluster adapter's stream reader may deliver late what the restore
+// already read from the stream.
 
 // recoveryTimeout bounds the adapter calls of a recovery.
 const recoveryTimeout = 5 * time.Second
@@ -209,11 +212,21 @@ func (s *Socket) finishRecovery(missed []adapter.StoredPacket, last string, repl
 	}
 	s.pending, s.overflow = nil, false
 	_ = s.client.sendPacket(reply, false)
+	if sent != "" {
+		s.replayed.Store(&sent)
+	}
 	s.recovering.Store(false)
 	if overflow {
 		s.ns.srv.log.Debug("socketio: too many packets while recovering, closing", "nsp", s.ns.name, "socket", s.ID())
 		_ = s.client.conn.Close()
 	}
+}
+
+// alreadyReplayed reports whether the stored packet at offset is at or
+// before the last one the socket's recovery sent.
+func (s *Socket) alreadyReplayed(offset string) bool {
+	r := s.replayed.Load()
+	return r != nil && adapter.CompareOffsets(offset, *r) <= 0
 }
 
 // abortRecovery undoes tryRestore for a socket that does not connect:

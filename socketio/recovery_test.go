@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/parser/sio"
 )
 
 var csrConnectRe = regexp.MustCompile(`^40\{"sid":"([A-Za-z0-9_-]{20})","pid":"([A-Za-z0-9_-]{20})"\}$`)
@@ -373,4 +376,49 @@ func TestRecoveryTakesOverStaleSocket(t *testing.T) {
 		t.Fatalf("stale socket's reason = %v", r)
 	}
 	c.expectClosed() // the stale connection is closed
+}
+
+// A stored packet the recovery replayed, or that the client had, is not
+// sent again when a copy reaches the socket afterwards, as from a cluster
+// adapter whose stream reader is behind what the restore read.
+func TestRecoveryDropsLateCopiesOfReplayedPackets(t *testing.T) {
+	var mu sync.Mutex
+	var ns adapter.Namespace
+	factory := func(n adapter.Namespace) adapter.Adapter {
+		if n.Name() == "/" {
+			mu.Lock()
+			ns = n
+			mu.Unlock()
+		}
+		return adapter.NewMemory(n)
+	}
+	ts := newTestServer(t, Config{Adapter: factory, ConnectionStateRecovery: &RecoveryConfig{}})
+	socks := ts.sockets("/")
+	c := ts.dialWS("")
+	sid, pid, _ := csrConnect(t, c, "")
+	recv(t, socks)
+	_ = ts.io.Emit("news", 1)
+	first := c.next().text
+	c.closeTransport()
+	eventually(t, "socket gone", func() bool { return ts.io.main.Socket(sid) == nil })
+	_ = ts.io.Emit("news", 2)
+
+	c2 := ts.dialWS("")
+	sid2, _, before := csrConnect(t, c2, recoveryAuth2(pid, lastOffset(t, first)))
+	if sid2 != sid || len(before) != 1 || withoutOffset(before[0]) != `42["news",2]` {
+		t.Fatalf("recovered %s (want %s), missed %q", sid2, sid, before)
+	}
+	recv(t, socks)
+	mu.Lock()
+	emitter := ns
+	mu.Unlock()
+	for _, pkt := range []string{first, before[0]} {
+		off := lastOffset(t, pkt)
+		p := &sio.Packet{Type: sio.Event, Namespace: "/", Data: json.RawMessage(strings.TrimPrefix(pkt, "42"))}
+		emitter.Send([]string{sid}, p, adapter.Flags{Offset: off})
+	}
+	_ = ts.io.Emit("news", 3)
+	if got := withoutOffset(c2.next().text); got != `42["news",3]` {
+		t.Fatalf("after the recovery: %s, want news 3 only", got)
+	}
 }

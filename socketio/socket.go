@@ -105,6 +105,11 @@ type Socket struct {
 	recMu      sync.Mutex
 	pending    []heldPacket
 	overflow   bool // more than maxHeld packets were held
+	// replayed is the offset of the last stored packet the recovery sent
+	// (or the client had): a copy of one at or before it that arrives
+	// later is not sent again (a cluster adapter's stream reader may be
+	// behind what the restore read).
+	replayed atomic.Pointer[string]
 	// closed is closed when a socket of a server with recovery on is
 	// done disconnecting (its session kept, if it was to be).
 	closed     chan struct{}
