@@ -86,7 +86,12 @@ type Session struct {
 	inbox       []inEvent
 	dispatching bool
 	closePosted bool
+	dispatchFn  func() // dispatch, made once rather than at every start
 }
+
+// keptBatch is the largest inbox or queue capacity a session keeps for
+// its next burst once it has delivered or written one.
+const keptBatch = 8
 
 type inEvent struct {
 	data   []byte
@@ -364,6 +369,12 @@ func (s *Session) flush() {
 		s.srv.stats.sent(s, batch, err)
 		clear(frames)
 		s.mu.Lock()
+		if err == nil {
+			clear(batch)
+			if s.queue == nil && cap(batch) <= keptBatch {
+				s.queue = batch[:0] // for the next packets
+			}
+		}
 		if err != nil {
 			if errors.Is(err, websocket.ErrWriteBufferFull) && s.ws == ws && s.state != stateClosed {
 				s.flushing = false
@@ -469,26 +480,37 @@ func (s *Session) post(ev inEvent) {
 		return
 	}
 	s.dispatching = true
+	if s.dispatchFn == nil {
+		s.dispatchFn = s.dispatch
+	}
 	s.inMu.Unlock()
-	gopool.Go(s.dispatch)
+	gopool.Go(s.dispatchFn)
 }
 
 // dispatch delivers inbox events in order, then exits: no goroutine stays
 // behind for an idle session.
 func (s *Session) dispatch() {
+	var spare []inEvent
 	for {
 		s.inMu.Lock()
 		batch := s.inbox
-		s.inbox = nil
 		if len(batch) == 0 {
+			if batch == nil {
+				s.inbox = spare
+			}
 			s.dispatching = false
 			s.inMu.Unlock()
 			return
 		}
+		s.inbox = spare
 		s.inMu.Unlock()
 		for i := range batch {
 			s.deliver(&batch[i])
 			batch[i] = inEvent{}
+		}
+		spare = nil
+		if cap(batch) <= keptBatch {
+			spare = batch[:0]
 		}
 	}
 }

@@ -36,7 +36,7 @@ func newClient(srv *Server, conn *engineio.Session) *client {
 	if conn.Protocol() == 3 {
 		c.proto = sio.V4
 	}
-	c.dec = sio.Decoder{Protocol: c.proto, MaxAttachments: srv.cfg.MaxAttachments}
+	c.dec = sio.Decoder{Protocol: c.proto, MaxAttachments: srv.cfg.MaxAttachments, Retain: true}
 	return c
 }
 
@@ -244,7 +244,8 @@ func (c *client) disconnectAll() {
 
 // sendPacket encodes p for this connection and queues it.
 func (c *client) sendPacket(p *sio.Packet, volatile bool) error {
-	msgs := encodePacket(p, c.proto, true)
+	var arr [1]*engineio.Message
+	msgs := encodePacket(arr[:0], p, c.proto, true)
 	if volatile {
 		c.conn.SendVolatile(msgs...)
 		return nil
@@ -255,16 +256,45 @@ func (c *client) sendPacket(p *sio.Packet, volatile bool) error {
 	return nil
 }
 
-// encodePacket builds the Engine.IO messages of a packet: its text form,
-// then one binary message per attachment.
-func encodePacket(p *sio.Packet, proto sio.Protocol, compress bool) []*engineio.Message {
-	text := sio.AppendPacket(make([]byte, 0, 16+len(p.Data)), proto, p)
-	msgs := make([]*engineio.Message, 0, 1+len(p.Attachments))
-	m := engineio.NewTextMessage(text)
+// packetHeadroom is room for the longest packet header before the data:
+// type, attachment count and '-', ',' after the namespace, ack id.
+const packetHeadroom = 1 + 20 + 1 + 1 + 20
+
+// encodeArgsPacket appends to dst the messages of packet h (type, namespace
+// and ack id; its Data and Attachments are ignored) with the payload
+// [event, args...] or, when event is "", [args...]. The payload is encoded
+// straight into the buffer of the text frame, the packet header written in
+// front of it once the attachments are known.
+func encodeArgsPacket(dst []*engineio.Message, proto sio.Protocol, h *sio.Packet, event string, args []any) ([]*engineio.Message, error) {
+	off := engineio.TextHeadroom + packetHeadroom + len(h.Namespace)
+	buf, atts, err := sio.AppendArgs(make([]byte, off, off+64), event, args)
+	if err != nil {
+		return nil, err
+	}
+	var hdr [packetHeadroom + 8]byte
+	hp := *h
+	hp.Data, hp.Attachments = nil, atts
+	head := sio.AppendPacket(hdr[:0], proto, &hp)
+	start := off - len(head)
+	copy(buf[start:], head)
+	msgs := append(dst, engineio.NewTextMessageAt(buf, start))
+	for _, a := range atts {
+		msgs = append(msgs, engineio.NewBinaryMessage(a))
+	}
+	return msgs, nil
+}
+
+// encodePacket appends to dst the Engine.IO messages of a packet: its text
+// form, then one binary message per attachment. The text is written after
+// room for its WebSocket frame header, so the frame needs no copy.
+func encodePacket(dst []*engineio.Message, p *sio.Packet, proto sio.Protocol, compress bool) []*engineio.Message {
+	h := engineio.TextHeadroom
+	text := sio.AppendPacket(make([]byte, h, h+packetHeadroom+len(p.Namespace)+len(p.Data)), proto, p)
+	m := engineio.NewTextMessageAt(text, h)
 	if !compress {
 		m = m.NoCompress()
 	}
-	msgs = append(msgs, m)
+	msgs := append(dst, m)
 	for _, a := range p.Attachments {
 		bm := engineio.NewBinaryMessage(a)
 		if !compress {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/go-sio/sio/engineio"
 	"github.com/go-sio/sio/parser/sio"
 )
 
@@ -44,14 +45,20 @@ type Event struct {
 	id    uint64
 	ack   bool
 	acked atomic.Bool
+	// argArr holds the elements of the payload of events with up to three
+	// arguments (the first element is the name), so that splitting it
+	// allocates nothing.
+	argArr [4]json.RawMessage
 }
 
 func newEvent(s *Socket, p *sio.Packet) (*Event, error) {
-	name, args, err := p.Args()
+	ev := &Event{s: s, atts: p.Attachments, bin: p.Type.IsBinary(), id: p.ID, ack: p.HasID}
+	var err error
+	ev.name, ev.args, err = sio.SplitArgsTo(ev.argArr[:0], p.Data)
 	if err != nil {
-		return nil, &EventError{Event: name, Err: err}
+		return nil, &EventError{Event: ev.name, Err: err}
 	}
-	return &Event{s: s, name: name, args: args, atts: p.Attachments, bin: p.Type.IsBinary(), id: p.ID, ack: p.HasID}, nil
+	return ev, nil
 }
 
 // Name is the event name.
@@ -142,15 +149,16 @@ func (e *Event) Ack(args ...any) error {
 	if !e.acked.CompareAndSwap(false, true) {
 		return ErrAckSent
 	}
-	data, atts, err := sio.EncodeArgs("", args)
+	c := e.s.client
+	var arr [1]*engineio.Message
+	msgs, err := encodeArgsPacket(arr[:0], c.proto, &sio.Packet{Type: sio.Ack, Namespace: e.s.ns.name, ID: e.id, HasID: true}, "", args)
 	if err != nil {
 		return fmt.Errorf("socketio: encoding ack: %w", err)
 	}
-	t := sio.Ack
-	if len(atts) > 0 {
-		t = sio.BinaryAck
+	if err := c.conn.Send(msgs...); err != nil {
+		return ErrDisconnected
 	}
-	return e.s.client.sendPacket(&sio.Packet{Type: t, Namespace: e.s.ns.name, ID: e.id, HasID: true, Data: data, Attachments: atts}, false)
+	return nil
 }
 
 // Ack acknowledges an event; see Event.Ack.

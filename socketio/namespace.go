@@ -203,12 +203,12 @@ type encoded struct {
 func (enc *encoded) forProto(proto sio.Protocol) []*engineio.Message {
 	if proto == sio.V4 {
 		if enc.v4 == nil {
-			enc.v4 = encodePacket(enc.p, sio.V4, enc.compress)
+			enc.v4 = encodePacket(nil, enc.p, sio.V4, enc.compress)
 		}
 		return enc.v4
 	}
 	if enc.v5 == nil {
-		enc.v5 = encodePacket(enc.p, sio.V5, enc.compress)
+		enc.v5 = encodePacket(nil, enc.p, sio.V5, enc.compress)
 	}
 	return enc.v5
 }

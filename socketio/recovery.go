@@ -196,13 +196,13 @@ func (s *Socket) finishRecovery(missed []adapter.StoredPacket, last string, repl
 		_ = s.client.conn.Send(msgs...)
 	}
 	for _, m := range missed {
-		send(m.Offset, encodePacket(m.Packet, s.client.proto, true), false)
+		send(m.Offset, encodePacket(nil, m.Packet, s.client.proto, true), false)
 	}
 	if sent == "" {
 		sent = last
 	}
 	for _, m := range more {
-		send(m.Offset, encodePacket(m.Packet, s.client.proto, true), false)
+		send(m.Offset, encodePacket(nil, m.Packet, s.client.proto, true), false)
 	}
 	overflow := s.overflow
 	if !overflow {

@@ -178,6 +178,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 	}
 	s.exec.cork = c.conn
 	s.exec.busy = &n.srv.busy
+	s.exec.onEvent = s.onEvent
 	return s
 }
 
@@ -519,7 +520,8 @@ func (s *Socket) send(p *sio.Packet, event string, args []any, volatile, compres
 		opts := adapter.Options{Rooms: []string{s.ID()}, Flags: adapter.Flags{Compress: compress}}
 		return s.ns.adapter.Broadcast(context.Background(), p, opts)
 	}
-	msgs := encodePacket(p, s.client.proto, compress)
+	var arr [1]*engineio.Message
+	msgs := encodePacket(arr[:0], p, s.client.proto, compress)
 	if volatile {
 		s.client.conn.SendVolatile(msgs...)
 		return nil
@@ -557,7 +559,7 @@ func (s *Socket) onPacket(p *sio.Packet) {
 		open := s.state != stateClosed
 		s.mu.Unlock()
 		if open {
-			s.exec.run(func() { s.onEvent(p) })
+			s.exec.runEvent(p)
 		}
 	case sio.Ack, sio.BinaryAck:
 		s.mu.Lock()
@@ -876,12 +878,17 @@ type eventHandler struct {
 	fn    func(*Event) error
 }
 
-// executor runs functions one at a time in order, on a goroutine that
-// exists only while there is work.
+// executor runs functions, and the socket's events, one at a time in
+// order, on a goroutine that exists only while there is work.
 type executor struct {
 	mu      sync.Mutex
-	q       []func()
+	q       []task
+	head    int // q[head:] is waiting
 	running bool
+	// onEvent handles a queued event (Socket.onEvent).
+	onEvent func(*sio.Packet)
+	// loopFn is loop, made once rather than at every start.
+	loopFn func()
 	// cork, when set, holds the connection's writes while more work is
 	// queued, so the packets of a burst of handlers leave in one write.
 	cork interface {
@@ -893,19 +900,42 @@ type executor struct {
 	busy *atomic.Int64
 }
 
-func (e *executor) run(f func()) {
+// task is a function to run, or an event for onEvent when p is set.
+type task struct {
+	f func()
+	p *sio.Packet
+}
+
+// keptQueue is the largest queue capacity an idle executor keeps for its
+// next burst.
+const keptQueue = 8
+
+func (e *executor) run(f func()) { e.push(task{f: f}) }
+
+func (e *executor) runEvent(p *sio.Packet) { e.push(task{p: p}) }
+
+func (e *executor) push(t task) {
 	e.mu.Lock()
-	e.q = append(e.q, f)
+	if e.head > 0 && len(e.q) == cap(e.q) {
+		// Reuse the room of the tasks already taken rather than grow.
+		n := copy(e.q, e.q[e.head:])
+		clear(e.q[n:])
+		e.q, e.head = e.q[:n], 0
+	}
+	e.q = append(e.q, t)
 	if e.running {
 		e.mu.Unlock()
 		return
 	}
 	e.running = true
+	if e.loopFn == nil {
+		e.loopFn = e.loop
+	}
 	e.mu.Unlock()
 	if e.busy != nil {
 		e.busy.Add(1)
 	}
-	gopool.Go(e.loop)
+	gopool.Go(e.loopFn)
 }
 
 func (e *executor) loop() {
@@ -920,25 +950,34 @@ func (e *executor) loop() {
 	}()
 	for {
 		e.mu.Lock()
-		if len(e.q) == 0 {
-			e.q = nil
+		if e.head == len(e.q) {
+			if cap(e.q) > keptQueue {
+				e.q = nil
+			} else {
+				e.q = e.q[:0]
+			}
+			e.head = 0
 			e.running = false
 			e.mu.Unlock()
 			return
 		}
-		f := e.q[0]
-		e.q[0] = nil
-		e.q = e.q[1:]
-		more := len(e.q) > 0
+		t := e.q[e.head]
+		e.q[e.head] = task{}
+		e.head++
+		more := e.head < len(e.q)
 		e.mu.Unlock()
 		if more && !corked && e.cork != nil {
 			e.cork.Cork()
 			corked = true
 		}
-		f()
+		if t.p != nil {
+			e.onEvent(t.p)
+		} else {
+			t.f()
+		}
 		if corked {
 			e.mu.Lock()
-			drained := len(e.q) == 0
+			drained := e.head == len(e.q)
 			e.mu.Unlock()
 			if drained {
 				e.cork.Uncork()

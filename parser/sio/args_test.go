@@ -309,3 +309,32 @@ func checkBinding(t testing.TB, p *Packet) {
 		}
 	}
 }
+
+// SplitArgsTo fills the caller's array when it is large enough and gives
+// what SplitArgs gives; AppendArgs appends to what the buffer holds.
+func TestSplitArgsToAndAppendArgs(t *testing.T) {
+	var arr [4]json.RawMessage
+	for _, payload := range []string{`["ev"]`, `["ev",1,{"a":[2]},"x"]`, `["ev",1,2,3,4,5]`, ` [ "e\u0076" , null ] `} {
+		name, args, err := SplitArgsTo(arr[:0], json.RawMessage(payload))
+		wantName, wantArgs, wantErr := SplitArgs(json.RawMessage(payload))
+		if err != nil || wantErr != nil || name != wantName || !reflect.DeepEqual(args, wantArgs) {
+			t.Fatalf("%s: %q %q %v, want %q %q %v", payload, name, args, err, wantName, wantArgs, wantErr)
+		}
+		if len(args) > 0 && len(args) <= 3 && &args[0] != &arr[1] {
+			t.Fatalf("%s: arguments not in the caller's array", payload)
+		}
+	}
+	if _, _, err := SplitArgsTo(arr[:0], json.RawMessage(`{"a":1}`)); !errors.Is(err, ErrInvalidPayload) {
+		t.Fatalf("object payload: %v", err)
+	}
+	b, atts, err := AppendArgs([]byte("prefix:"), "ev", []any{1, []byte{7}, point{X: 1}})
+	if err != nil || string(b) != `prefix:["ev",1,{"_placeholder":true,"num":0},{"x":1,"y":0}]` || len(atts) != 1 {
+		t.Fatalf("AppendArgs: %q %v %v", b, atts, err)
+	}
+	msg := json.RawMessage(`["ev",{"seq":1},"x"]`)
+	if allocs := testing.AllocsPerRun(100, func() {
+		_, _, _ = SplitArgsTo(arr[:0], msg)
+	}); allocs > 1 { // the event name's string
+		t.Fatalf("SplitArgsTo: %v allocations", allocs)
+	}
+}

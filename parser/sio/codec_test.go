@@ -479,3 +479,40 @@ func TestPacketTypeString(t *testing.T) {
 		t.Fatal("names")
 	}
 }
+
+// With Retain the packet's data and attachments are the caller's buffers;
+// the golden cases decode to the same packets either way.
+func TestDecoderRetainAliases(t *testing.T) {
+	d := Decoder{Retain: true}
+	text := []byte(`51-/nsp,["a",` + ph0 + `]`)
+	bin := []byte("xyz")
+	if _, _, err := d.DecodeText(text); err != nil {
+		t.Fatal(err)
+	}
+	p, done, err := d.DecodeBinary(bin)
+	if err != nil || !done {
+		t.Fatal(done, err)
+	}
+	if &p.Data[0] != &text[len(`51-/nsp,`)] || &p.Attachments[0][0] != &bin[0] {
+		t.Fatalf("copied rather than retained: %+v", p)
+	}
+	for _, c := range goldenCases {
+		d := Decoder{Protocol: c.proto, Retain: true}
+		var got *Packet
+		p, done, err := d.DecodeText([]byte(c.wire))
+		for _, b := range c.bins {
+			if err != nil || done {
+				break
+			}
+			p, done, err = d.DecodeBinary([]byte(b))
+		}
+		if err != nil || !done {
+			t.Fatalf("%s: %v %v", c.name, done, err)
+		}
+		got = p
+		want := c.pkt
+		if !packetsEqual(got, &want) {
+			t.Fatalf("%s: got %+v, want %+v", c.name, got, want)
+		}
+	}
+}

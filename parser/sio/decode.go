@@ -19,8 +19,8 @@ const maxPrefixDigits = 20
 // it, and it is not safe for concurrent use. The zero value decodes protocol
 // 5 with the default attachment limit.
 //
-// Decoded packets never alias the caller's buffers: Data, Namespace, Query
-// and each attachment are copies.
+// Decoded packets do not alias the caller's buffers (Data, Namespace,
+// Query and each attachment are copies) unless Retain is set.
 //
 // After any error the Decoder drops what it was reassembling (as if Reset
 // were called); the reference behaviour, and the expected one, is to close
@@ -31,6 +31,11 @@ type Decoder struct {
 	// MaxAttachments is the largest attachment count accepted in a
 	// BINARY_EVENT/BINARY_ACK header; 0 (or less) means DefaultMaxAttachments.
 	MaxAttachments int
+	// Retain lets decoded packets alias the buffers given to DecodeText
+	// and DecodeBinary (Data and attachments) instead of copying them:
+	// set it when the caller hands those buffers over and never reuses
+	// them.
+	Retain bool
 
 	pending *Packet // binary packet waiting for attachments
 	want    int     // attachments declared by pending
@@ -79,7 +84,7 @@ func (d *Decoder) DecodeText(data []byte) (*Packet, bool, error) {
 		d.Reset()
 		return nil, false, fmt.Errorf("%w: %d attachment(s) still expected", ErrUnexpectedText, n)
 	}
-	p, n, err := decodeText(d.protocol(), d.maxAttachments(), data)
+	p, n, err := decodeText(d.protocol(), d.maxAttachments(), data, d.Retain)
 	if err != nil {
 		return nil, false, err
 	}
@@ -99,7 +104,10 @@ func (d *Decoder) DecodeBinary(data []byte) (*Packet, bool, error) {
 		return nil, false, ErrUnexpectedBinary
 	}
 	p := d.pending
-	p.Attachments = append(p.Attachments, append(make([]byte, 0, len(data)), data...))
+	if !d.Retain {
+		data = append(make([]byte, 0, len(data)), data...)
+	}
+	p.Attachments = append(p.Attachments, data)
 	if len(p.Attachments) < d.want {
 		return nil, false, nil
 	}
@@ -114,7 +122,7 @@ func DecodePacket(proto Protocol, data []byte) (*Packet, error) {
 	if proto != V4 {
 		proto = V5
 	}
-	p, n, err := decodeText(proto, DefaultMaxAttachments, data)
+	p, n, err := decodeText(proto, DefaultMaxAttachments, data, false)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +136,7 @@ func DecodePacket(proto Protocol, data []byte) (*Packet, error) {
 // attachment count.
 //
 // Wire format: <type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]
-func decodeText(proto Protocol, maxAtt int, data []byte) (*Packet, int, error) {
+func decodeText(proto Protocol, maxAtt int, data []byte, retain bool) (*Packet, int, error) {
 	if len(data) == 0 {
 		return nil, 0, fmt.Errorf("%w: empty packet", ErrInvalidPacket)
 	}
@@ -231,7 +239,11 @@ func decodeText(proto Protocol, maxAtt int, data []byte) (*Packet, int, error) {
 			return nil, 0, err
 		}
 	}
-	if payload != nil {
+	switch {
+	case payload == nil:
+	case retain:
+		p.Data = payload
+	default:
 		p.Data = append(make(json.RawMessage, 0, len(payload)), payload...)
 	}
 	return p, n, nil

@@ -73,7 +73,13 @@ const maxEncodeDepth = 1000
 // The attachments alias the caller's slices. Peers using the reference
 // parser reject packets with more than 10 attachments by default.
 func EncodeArgs(event string, args []any) ([]byte, [][]byte, error) {
-	e := argEncoder{buf: make([]byte, 0, 64)}
+	return AppendArgs(make([]byte, 0, 64), event, args)
+}
+
+// AppendArgs is EncodeArgs appending the payload to dst. On error the
+// returned buffer is nil.
+func AppendArgs(dst []byte, event string, args []any) ([]byte, [][]byte, error) {
+	e := argEncoder{buf: dst}
 	e.buf = append(e.buf, '[')
 	first := true
 	if event != "" {
@@ -93,15 +99,20 @@ func EncodeArgs(event string, args []any) ([]byte, [][]byte, error) {
 	return e.buf, e.att, nil
 }
 
+// argEncoder stays on the caller's stack: only the encoding/json fallback
+// allocates, its writer and encoder made once per call that needs them.
 type argEncoder struct {
 	buf []byte
 	att [][]byte
+	w   *bufWriter
 	enc *json.Encoder
 }
 
-// Write lets the encoding/json fallback append to buf directly.
-func (e *argEncoder) Write(p []byte) (int, error) {
-	e.buf = append(e.buf, p...)
+// bufWriter lets the encoding/json fallback append to a buffer directly.
+type bufWriter struct{ buf []byte }
+
+func (w *bufWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
 	return len(p), nil
 }
 
@@ -237,11 +248,15 @@ func (e *argEncoder) value(v any, depth int) error {
 		return nil
 	default:
 		if e.enc == nil {
-			e.enc = json.NewEncoder(e)
+			e.w = &bufWriter{}
+			e.enc = json.NewEncoder(e.w)
 			e.enc.SetEscapeHTML(false)
 		}
 		// Encode writes the value and a newline in one call, or nothing.
-		if err := e.enc.Encode(v); err != nil {
+		e.w.buf = b
+		err := e.enc.Encode(v)
+		e.buf, e.w.buf = e.w.buf, nil
+		if err != nil {
 			return err
 		}
 		if n := len(e.buf); n > 0 && e.buf[n-1] == '\n' {
@@ -389,7 +404,14 @@ func appendString(b []byte, s string) []byte {
 // its JavaScript string form (the reference parser accepts numeric event
 // names). For ACK payloads use SplitAck or Packet.Args.
 func SplitArgs(data json.RawMessage) (event string, args []json.RawMessage, err error) {
-	elems, err := splitPayload(data)
+	return SplitArgsTo(make([]json.RawMessage, 0, 4), data)
+}
+
+// SplitArgsTo is SplitArgs appending the arguments to dst[:0] (args
+// shares dst's array when it is large enough): a caller that keeps a small
+// array for them splits without allocating.
+func SplitArgsTo(dst []json.RawMessage, data json.RawMessage) (event string, args []json.RawMessage, err error) {
+	elems, err := splitPayloadTo(dst[:0], data)
 	if err != nil {
 		return "", nil, err
 	}
@@ -401,9 +423,11 @@ func SplitArgs(data json.RawMessage) (event string, args []json.RawMessage, err 
 	case first[0] == '"' && bytes.IndexByte(first, '\\') < 0:
 		event = string(first[1 : len(first)-1])
 	case first[0] == '"':
-		if err := json.Unmarshal(first, &event); err != nil {
+		var name string // escapes: declared here, it costs only this case
+		if err := json.Unmarshal(first, &name); err != nil {
 			return "", nil, fmt.Errorf("%w: event name: %v", ErrInvalidPayload, err)
 		}
+		event = name
 	case first[0] == '-' || isDigit(first[0]):
 		event = jsNumberString(first)
 	default:
@@ -419,11 +443,14 @@ func SplitAck(data json.RawMessage) ([]json.RawMessage, error) {
 }
 
 func splitPayload(data json.RawMessage) ([]json.RawMessage, error) {
+	return splitPayloadTo(make([]json.RawMessage, 0, 4), data)
+}
+
+func splitPayloadTo(out []json.RawMessage, data json.RawMessage) ([]json.RawMessage, error) {
 	b := trimSpace(data)
 	if len(b) == 0 || b[0] != '[' {
 		return nil, fmt.Errorf("%w: payload is not an array", ErrInvalidPayload)
 	}
-	out := make([]json.RawMessage, 0, 4)
 	if _, ok := scanArray(b, &out); !ok {
 		return nil, fmt.Errorf("%w: malformed JSON", ErrInvalidPayload)
 	}

@@ -58,6 +58,12 @@ func protocolError(reason string) *CloseError {
 
 // AppendFrame appends one unmasked (server-to-client) frame to dst.
 func AppendFrame(dst []byte, fin, rsv1 bool, op byte, payload []byte) []byte {
+	return append(AppendFrameHeader(dst, fin, rsv1, op, len(payload)), payload...)
+}
+
+// AppendFrameHeader appends the header of an unmasked frame carrying n
+// payload bytes to dst; the payload follows it.
+func AppendFrameHeader(dst []byte, fin, rsv1 bool, op byte, n int) []byte {
 	b0 := op
 	if fin {
 		b0 |= 0x80
@@ -65,18 +71,19 @@ func AppendFrame(dst []byte, fin, rsv1 bool, op byte, payload []byte) []byte {
 	if rsv1 {
 		b0 |= 0x40
 	}
-	n := len(payload)
 	switch {
 	case n <= 125:
-		dst = append(dst, b0, byte(n))
+		return append(dst, b0, byte(n))
 	case n <= 0xFFFF:
-		dst = append(dst, b0, 126, byte(n>>8), byte(n))
+		return append(dst, b0, 126, byte(n>>8), byte(n))
 	default:
 		dst = append(dst, b0, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+		return binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	return append(dst, payload...)
 }
+
+// MaxHeaderSize is the largest header of an unmasked frame.
+const MaxHeaderSize = 10
 
 // FrameSize is the size of an unmasked frame carrying n payload bytes.
 func FrameSize(n int) int {
