@@ -39,6 +39,7 @@ var throughput = map[string]string{
 	"connect":           "connections/s",
 	"echo":              "acks/s",
 	"broadcast":         "deliveries/s",
+	"floor":             "writes/s",
 	"room":              "deliveries/s",
 	"polling-echo":      "acks/s",
 	"polling-broadcast": "deliveries/s",
@@ -64,7 +65,8 @@ func serve(t *testing.T, srv *socketio.Server) string {
 // TestSmoke runs every scenario with tiny sizes against the contract
 // server in this process (so without RSS and CPU figures); the cluster
 // scenarios run on two such servers with Redis adapters (see
-// clusterEnv).
+// clusterEnv). The floor loads no server: its writer is this test
+// binary in a child process (TestMain), whose CPU it reads from /proc.
 func TestSmoke(t *testing.T) {
 	srv, err := benchserver.New(smokeConfig())
 	if err != nil {
@@ -96,10 +98,13 @@ func TestSmoke(t *testing.T) {
 						t.Errorf("%s = %v, want > 0", m.Name, m.Value)
 					}
 				}
-				if m.Name == "lost deliveries" || m.Name == "wrong-room deliveries" {
+				if m.Name == "lost deliveries" || m.Name == "wrong-room deliveries" || m.Name == "lost frames" {
 					if m.Value != 0 {
 						t.Errorf("%s = %v, want 0", m.Name, m.Value)
 					}
+				}
+				if sc.NoServer && m.Unit == "µs" && math.IsNaN(m.Value) {
+					t.Errorf("%s: the writer's CPU was not sampled from /proc", m.Name)
 				}
 			}
 			if !found {
@@ -246,6 +251,87 @@ func TestSuiteSpawnedCluster(t *testing.T) {
 	}
 	if strings.Contains(table, "| redis-broadcast | server CPU per delivery (µs) | n/a") {
 		t.Error("the servers' CPU was not sampled from /proc")
+	}
+}
+
+// TestSuiteFloor runs the floor alone through the suite: no server is
+// built or started, and the table has the floor's rows.
+func TestSuiteFloor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sz := tinySizes()
+	sz.BcastClients = 50
+	var log, out bytes.Buffer
+	problems, err := Suite(ctx, SuiteConfig{
+		Root:      t.TempDir(), // no bench/ to build from: nothing is built
+		Servers:   []string{"sio", "node"},
+		Scenarios: []string{"floor"},
+		Runs:      2,
+		Sizes:     sz,
+		Quick:     true,
+		Log:       &log,
+	}, &out)
+	if err != nil {
+		t.Fatalf("suite: %v\n%s", err, log.String())
+	}
+	for _, p := range problems {
+		t.Errorf("problem: %s", p)
+	}
+	table := out.String()
+	t.Log(table)
+	for _, want := range []string{
+		"| " + floorLabel + " | writes/s |",
+		"| " + floorLabel + " | CPU per write (µs) |",
+		"| " + floorLabel + " | lost frames | 0 | 0 |",
+		"No Node broadcast figure",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table has no %q", want)
+		}
+	}
+	if strings.Contains(table, "| CPU per write (µs) | n/a") {
+		t.Error("the writer's CPU was not sampled from /proc")
+	}
+	if strings.Contains(log.String(), "building") {
+		t.Error("the suite built a server for the floor alone")
+	}
+}
+
+func TestWithFloor(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"echo,broadcast,room", "echo,broadcast,floor,room"},
+		{"broadcast", "broadcast,floor"},
+		{"floor,broadcast", "floor,broadcast"},
+		{"echo", "echo"},
+		{"floor", "floor"},
+	} {
+		if got := strings.Join(withFloor(strings.Split(c.in, ",")), ","); got != c.want {
+			t.Errorf("withFloor(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestFloorTarget(t *testing.T) {
+	for _, c := range []struct {
+		sio, node, floor float64
+		want             string
+	}{
+		{4.77, 7.41, 3.9, "The target, sio ≤ node/3, is 2.47 µs per delivery (node 7.41 µs): below the floor, by 1.43 µs; one write(2) per delivery cannot meet it on this machine. sio: 4.77 µs per delivery, 0.870 µs above the floor."},
+		{2, 9, 2.5, "is 3 µs per delivery (node 9 µs): not below the floor (0.500 µs above it). sio: 2 µs per delivery, 0.500 µs below the floor."},
+	} {
+		var tab table
+		tab.add("sio", "broadcast", Metric{Name: "server CPU per delivery", Unit: "µs", Value: c.sio})
+		tab.add("node", "broadcast", Metric{Name: "server CPU per delivery", Unit: "µs", Value: c.node})
+		tab.add("", floorLabel, Metric{Name: "CPU per write", Unit: "µs", Value: c.floor})
+		var out bytes.Buffer
+		writeTable(&out, SuiteConfig{Servers: []string{"sio", "node"}, Runs: 1}, &tab, nil)
+		if !strings.Contains(out.String(), c.want) {
+			t.Errorf("table:\n%s\nwant %q", out.String(), c.want)
+		}
+		row := "| " + floorLabel + " | CPU per write (µs) | " + formatValue(c.floor) + " | " + formatValue(c.floor) + " |  |  |"
+		if !strings.Contains(out.String(), row) {
+			t.Errorf("table:\n%s\nwant the row %q", out.String(), row)
+		}
 	}
 }
 

@@ -13,6 +13,14 @@
 //	sio-bench -suite            # full sizes, median of 3 runs
 //	sio-bench -suite -quick     # smoke: a few hundred connections, seconds per scenario
 //
+// The floor scenario measures no server: it times one write(2) per
+// delivery of the broadcast's frames, from a child process of sio-bench,
+// the least CPU per delivery any server making one write per delivery
+// needs on the machine. The suite runs it with broadcast:
+//
+//	sio-bench -suite -scenario broadcast    # broadcast and its floor
+//	sio-bench -scenario floor               # the floor alone
+//
 // The cluster scenario (redis-broadcast) runs on two servers of the same
 // implementation sharing Redis (-redis, default 127.0.0.1:6379); by hand:
 //
@@ -48,6 +56,9 @@ import (
 func main() {
 	if os.Getenv(soakServeEnv) != "" {
 		os.Exit(soakServe(os.Args[1:], os.Stdout, os.Stderr)) // the server of a soak run
+	}
+	if len(os.Args) > 1 && os.Args[1] == floorWriterFlag {
+		os.Exit(floorWriterMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)) // the writer of the floor measurement
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

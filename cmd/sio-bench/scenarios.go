@@ -92,6 +92,9 @@ type Scenario struct {
 	// Cluster scenarios need two servers of the same implementation
 	// sharing a Redis (Env.Peers).
 	Cluster bool
+	// NoServer scenarios load no server (only Env.Log is used): the suite
+	// runs them once per run, not once per server.
+	NoServer bool
 }
 
 var scenarios = []Scenario{
@@ -103,6 +106,7 @@ var scenarios = []Scenario{
 	{Name: "broadcast", Run: func(ctx context.Context, env Env, sz Sizes) Result {
 		return runBroadcast(ctx, env, "broadcast", false, sz.BcastClients, sz.Rate, sz)
 	}},
+	{Name: "floor", Run: runFloor, NoServer: true}, // floor.go
 	{Name: "room", Run: runRoom},
 	{Name: "polling-echo", Run: func(ctx context.Context, env Env, sz Sizes) Result {
 		return runEcho(ctx, env, "polling-echo", true, sz.PollClients, sz.InFlight, sz)

@@ -8,10 +8,14 @@ import (
 	"time"
 )
 
-// TestMain lets the soak start this test binary as its server process.
+// TestMain lets the soak start this test binary as its server process,
+// and the floor scenario as its writer process.
 func TestMain(m *testing.M) {
 	if os.Getenv(soakServeEnv) != "" {
 		os.Exit(soakServe(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == floorWriterFlag {
+		os.Exit(floorWriterMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

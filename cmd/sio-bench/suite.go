@@ -29,6 +29,7 @@ type serverProc struct {
 	cmd    *exec.Cmd
 	port   int
 	out    *tailBuffer
+	stdin  io.WriteCloser // startProcess only
 	exited chan struct{}
 }
 
@@ -74,6 +75,13 @@ func (t *tailBuffer) String() string {
 }
 
 func startServer(ctx context.Context, name string, argv []string, dir string, env []string) (*serverProc, error) {
+	return startProcess(ctx, name, argv, dir, env, nil)
+}
+
+// startProcess is startServer for a process that also talks with the
+// benchmark: when onLine is not nil, it sees every line the process
+// prints, and the process's stdin is a pipe (serverProc.stdin).
+func startProcess(ctx context.Context, name string, argv []string, dir string, env []string, onLine func(string)) (*serverProc, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -82,6 +90,9 @@ func startServer(ctx context.Context, name string, argv []string, dir string, en
 	ports := make(chan int, 1)
 	out := &tailBuffer{}
 	out.onLine = func(line string) {
+		if onLine != nil {
+			onLine(line)
+		}
 		if rest, ok := strings.CutPrefix(line, "LISTENING "); ok {
 			if p, err := strconv.Atoi(rest); err == nil {
 				select {
@@ -93,10 +104,17 @@ func startServer(ctx context.Context, name string, argv []string, dir string, en
 	}
 	cmd.Stdout = out
 	cmd.Stderr = out
+	var stdin io.WriteCloser
+	if onLine != nil {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return nil, fmt.Errorf("starting %s: %w", name, err)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &serverProc{name: name, cmd: cmd, out: out, exited: make(chan struct{})}
+	p := &serverProc{name: name, cmd: cmd, out: out, stdin: stdin, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(p.exited)
@@ -175,13 +193,18 @@ type table struct {
 	values map[[3]string][]float64 // server, scenario, metric
 }
 
-type row struct{ scenario, metric, unit string }
+// A row's noServer is true for the measurements of no server (the
+// floor), added with server "".
+type row struct {
+	scenario, metric, unit string
+	noServer               bool
+}
 
 func (t *table) add(server, scenario string, m Metric) {
 	if t.values == nil {
 		t.values = map[[3]string][]float64{}
 	}
-	r := row{scenario, m.Name, m.Unit}
+	r := row{scenario, m.Name, m.Unit, server == ""}
 	if !slices.Contains(t.rows, r) {
 		t.rows = append(t.rows, r)
 	}
@@ -193,10 +216,27 @@ func (t *table) median(server, scenario, metric string) float64 {
 	return median(t.values[[3]string{server, scenario, metric}])
 }
 
+// withFloor adds the floor right after broadcast when broadcast is in
+// names and the floor is not.
+func withFloor(names []string) []string {
+	i := slices.Index(names, "broadcast")
+	if i < 0 || slices.Contains(names, "floor") {
+		return names
+	}
+	return slices.Insert(slices.Clone(names), i+1, "floor")
+}
+
 // Suite runs every scenario against each server, one server process at a
 // time (a fresh one per scenario run), and writes the comparison table
-// to out. It returns the problems found.
+// to out. It returns the problems found. The scenarios of no server (the
+// floor, added after broadcast) run once per run, in the first server's
+// turn.
 func Suite(ctx context.Context, cfg SuiteConfig, out io.Writer) ([]string, error) {
+	cfg.Scenarios = withFloor(cfg.Scenarios)
+	needServers := slices.ContainsFunc(cfg.Scenarios, func(name string) bool {
+		sc, ok := scenarioByName(name)
+		return !ok || !sc.NoServer
+	})
 	env := os.Environ()
 	if cfg.PingMillis > 0 {
 		env = append(env, "PING_INTERVAL_MS="+strconv.Itoa(cfg.PingMillis))
@@ -206,7 +246,7 @@ func Suite(ctx context.Context, cfg SuiteConfig, out io.Writer) ([]string, error
 		switch name {
 		case "sio":
 			bin := cfg.SioBinary
-			if bin == "" {
+			if bin == "" && needServers {
 				dir, err := os.MkdirTemp("", "sio-bench-")
 				if err != nil {
 					return nil, err
@@ -257,11 +297,19 @@ func Suite(ctx context.Context, cfg SuiteConfig, out io.Writer) ([]string, error
 
 	var tab table
 	var problems []string
+	noServerDone := map[string]bool{}
 	for _, kind := range kinds {
 		for _, name := range cfg.Scenarios {
 			sc, ok := scenarioByName(name)
 			if !ok {
 				return nil, fmt.Errorf("unknown scenario %q", name)
+			}
+			if sc.NoServer {
+				if !noServerDone[name] {
+					noServerDone[name] = true
+					problems = runNoServer(ctx, sc, cfg, &tab, problems)
+				}
+				continue
 			}
 			for run := 1; run <= cfg.Runs; run++ {
 				if ctx.Err() != nil {
@@ -294,6 +342,27 @@ func Suite(ctx context.Context, cfg SuiteConfig, out io.Writer) ([]string, error
 	}
 	writeTable(out, cfg, &tab, problems)
 	return problems, nil
+}
+
+// runNoServer runs a scenario of no server cfg.Runs times and adds its
+// metrics to tab under server "" (labelled floorLabel for the floor).
+func runNoServer(ctx context.Context, sc Scenario, cfg SuiteConfig, tab *table, problems []string) []string {
+	label := sc.Name
+	if sc.Name == "floor" {
+		label = floorLabel
+	}
+	for run := 1; run <= cfg.Runs && ctx.Err() == nil; run++ {
+		fmt.Fprintf(cfg.Log, "%s run %d/%d\n", sc.Name, run, cfg.Runs)
+		res := runScenario(ctx, sc, Env{Log: cfg.Log}, cfg.Sizes)
+		for _, p := range res.Problems {
+			problems = append(problems, fmt.Sprintf("%s run %d: %s", sc.Name, run, p))
+		}
+		for _, m := range res.Metrics {
+			tab.add("", label, m)
+			fmt.Fprintf(cfg.Log, "  %-26s %10s %s\n", m.Name, formatValue(m.Value), m.Unit)
+		}
+	}
+	return problems
 }
 
 func runOnce(ctx context.Context, kind serverKind, sc Scenario, cfg SuiteConfig) (res Result, err error) {
@@ -417,15 +486,21 @@ func writeTable(w io.Writer, cfg SuiteConfig, tab *table, problems []string) {
 	fmt.Fprintln(w, "| scenario | metric | sio | node | sio/node | target |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
 	for _, r := range tab.rows {
+		metric := r.metric
+		if r.unit != "" {
+			metric += " (" + r.unit + ")"
+		}
+		if r.noServer {
+			// One measurement that bounds both servers: in both columns.
+			v := formatValue(tab.median("", r.scenario, r.metric))
+			fmt.Fprintf(w, "| %s | %s | %s | %s |  |  |\n", r.scenario, metric, v, v)
+			continue
+		}
 		s := tab.median("sio", r.scenario, r.metric)
 		n := tab.median("node", r.scenario, r.metric)
 		ratio := math.NaN()
 		if !math.IsNaN(s) && !math.IsNaN(n) && n != 0 {
 			ratio = s / n
-		}
-		metric := r.metric
-		if r.unit != "" {
-			metric += " (" + r.unit + ")"
 		}
 		tgt := ""
 		if t, ok := targets[[2]string{r.scenario, r.metric}]; ok {
@@ -444,6 +519,7 @@ func writeTable(w io.Writer, cfg SuiteConfig, tab *table, problems []string) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.scenario, metric, formatValue(s), formatValue(n), ratioText, tgt)
 	}
+	writeFloorTarget(w, tab)
 	if len(problems) > 0 {
 		fmt.Fprintf(w, "\nProblems (%d):\n\n", len(problems))
 		for _, p := range problems {
@@ -512,4 +588,39 @@ func findRoot(dir string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// writeFloorTarget compares the broadcast CPU target with the floor, when
+// the floor was measured.
+func writeFloorTarget(w io.Writer, tab *table) {
+	floor := tab.median("", floorLabel, "CPU per write")
+	if math.IsNaN(floor) {
+		return
+	}
+	fmt.Fprintf(w, "\nThe %q rows measure no server: a child process of sio-bench writes the broadcast's frames, "+
+		"one write(2) per frame, to as many loopback connections at the same rate, and does nothing else. "+
+		"The one measurement is shown under both servers: it bounds the broadcast CPU per delivery of either.\n\n", floorLabel)
+	const metric = "server CPU per delivery"
+	sio := tab.median("sio", "broadcast", metric)
+	node := tab.median("node", "broadcast", metric)
+	fmt.Fprintf(w, "Broadcast CPU target and the floor: the floor is %s µs per write. ", formatValue(floor))
+	if math.IsNaN(node) {
+		fmt.Fprintf(w, "No Node broadcast figure, so no target (node/3) to compare with it.")
+	} else {
+		tgt := node / 3
+		fmt.Fprintf(w, "The target, sio ≤ node/3, is %s µs per delivery (node %s µs): ", formatValue(tgt), formatValue(node))
+		if tgt < floor {
+			fmt.Fprintf(w, "below the floor, by %s µs; one write(2) per delivery cannot meet it on this machine.", formatValue(floor-tgt))
+		} else {
+			fmt.Fprintf(w, "not below the floor (%s µs above it).", formatValue(tgt-floor))
+		}
+	}
+	switch {
+	case math.IsNaN(sio):
+	case sio >= floor:
+		fmt.Fprintf(w, " sio: %s µs per delivery, %s µs above the floor.", formatValue(sio), formatValue(sio-floor))
+	default:
+		fmt.Fprintf(w, " sio: %s µs per delivery, %s µs below the floor.", formatValue(sio), formatValue(floor-sio))
+	}
+	fmt.Fprintln(w)
 }
