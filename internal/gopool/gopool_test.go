@@ -54,3 +54,14 @@ func TestReusesIdleWorker(t *testing.T) {
 		t.Fatalf("a new goroutine was started (%d -> %d) while one was idle", before, after)
 	}
 }
+
+// BenchmarkHandoff is one task handed to a pooled goroutine and waited for.
+func BenchmarkHandoff(b *testing.B) {
+	done := make(chan struct{})
+	f := func() { done <- struct{}{} }
+	b.ReportAllocs()
+	for b.Loop() {
+		Go(f)
+		<-done
+	}
+}
