@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"sync"
 	"testing"
 )
 
@@ -70,4 +71,75 @@ func BenchmarkEchoAck(b *testing.B) {
 	for i := 0; i < b.N; i += inFlight {
 		round()
 	}
+}
+
+// BenchmarkBroadcast measures one Server.Emit to 100 WebSocket clients on
+// loopback, each client reading its frame before the next emit (an op is
+// 100 deliveries). Clients read into fixed buffers: the allocations are
+// the server's.
+func BenchmarkBroadcast(b *testing.B) {
+	const clients = 100
+	ts := newTestServer(b, Config{})
+	addr, path := ts.hs.Listener.Addr().String(), ts.io.Engine().Config().Path+"?EIO=4&transport=websocket"
+	payload := json.RawMessage(`{"t":1732170000000000000,"seq":12345}`)
+	frame := append([]byte{0x81, 0}, `42["bcast",`+string(payload)+`]`...)
+	frame[1] = byte(len(frame) - 2)
+	var wg sync.WaitGroup
+	conns := make([]*rawWS, clients)
+	for i := range conns {
+		c, err := dialRawWS(addr, path, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns[i] = c
+	}
+	start := make([]chan struct{}, clients)
+	bad := make(chan []byte, clients)
+	for i, c := range conns {
+		start[i] = make(chan struct{}, 1)
+		go func() {
+			buf := make([]byte, len(frame))
+			for range start[i] {
+				if _, err := io.ReadFull(c.br, buf); err != nil {
+					wg.Done()
+					return
+				}
+				if !bytes.Equal(buf, frame) {
+					select {
+					case bad <- bytes.Clone(buf):
+					default:
+					}
+				}
+				wg.Done()
+			}
+		}()
+	}
+	defer func() {
+		for i, c := range conns {
+			close(start[i])
+			c.conn.Close()
+		}
+	}()
+	round := func() {
+		wg.Add(clients)
+		for i := range start {
+			start[i] <- struct{}{}
+		}
+		if err := ts.io.Emit("bcast", payload); err != nil {
+			b.Fatal(err)
+		}
+		wg.Wait()
+		select {
+		case got := <-bad:
+			b.Fatalf("client got %q, want %q", got, frame)
+		default:
+		}
+	}
+	round()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		round()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*clients), "ns/delivery")
 }
