@@ -11,10 +11,17 @@
 // server prints the URL it serves on standard output once it listens
 // (useful with -addr 127.0.0.1:0); logs go to standard error.
 //
-// What it shows: typed event handlers with acknowledgements, rooms, a
-// per-socket middleware, input validation and rate limiting, broadcasts
-// that include or exclude the sender, volatile events, and a graceful
-// shutdown. The chat logic is in chat.go.
+// What it shows, and where:
+//
+//   - chat.go: what the server does with each request: rooms, broadcasts
+//     that include or exclude the sender, volatile events, and the state
+//     of the chat in memory under one lock.
+//   - examples/internal/chatcore: the protocol it shares with
+//     examples/cluster (which serves the same page): the events and their
+//     payloads, typed event handlers with acknowledgements, a per-socket
+//     middleware, input validation and rate limiting.
+//   - static/: the page, and what serving it takes.
+//   - this file: the server's configuration and a graceful shutdown.
 package main
 
 import (
@@ -26,7 +33,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -46,12 +52,8 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	// The page loads the client from /socket.io/socket.io.js, which the
-	// Socket.IO server serves from the npm package.
-	if _, err := os.Stat(filepath.Join(*clientDir, "socket.io.js")); err != nil {
-		fmt.Fprintf(os.Stderr, "chat: the socket.io client bundle is missing (%s).\n"+
-			"Run `npm ci` in the repository root to install it, and start the chat from there,\n"+
-			"or point -client at a directory holding socket.io.js.\n", *clientDir)
+	if err := static.CheckClient(*clientDir); err != nil {
+		fmt.Fprintf(os.Stderr, "chat: %v\n", err)
 		os.Exit(1)
 	}
 
@@ -90,7 +92,7 @@ func run(addr, clientDir string, log *slog.Logger) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
-	mux.Handle("/", securityHeaders(http.FileServerFS(static.FS)))
+	mux.Handle("/", static.Handler()) // the page, with its Content Security Policy
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -100,7 +102,7 @@ func run(addr, clientDir string, log *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 
-	fmt.Printf("chat: listening on %s\n", pageURL(ln.Addr()))
+	fmt.Printf("chat: listening on %s\n", static.URL(ln.Addr()))
 	log.Info("chat started", "addr", ln.Addr().String())
 
 	// Run until SIGINT (Ctrl-C) or SIGTERM, then stop gracefully.
@@ -130,28 +132,4 @@ func run(addr, clientDir string, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// securityHeaders adds a Content Security Policy to the page: scripts,
-// styles and connections only from this server.
-func securityHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy",
-			"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// pageURL is the URL to open for the listening address a: "localhost" when
-// it listens on every interface.
-func pageURL(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return "http://" + a.String() + "/"
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
 }

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter/redis"
+	"github.com/go-sio/sio/examples/internal/chatcore"
 	"github.com/go-sio/sio/socketio"
 )
 
@@ -63,12 +64,12 @@ func TestCensus(t *testing.T) {
 	if got := c.users("nowhere"); len(got) != 0 {
 		t.Errorf("users(nowhere) = %v, want none", got)
 	}
-	want := []RoomInfo{{"lobby", 2}, {"dev", 2}, {"zoo", 1}}
+	want := []chatcore.RoomInfo{{Name: "lobby", Users: 2}, {Name: "dev", Users: 2}, {Name: "zoo", Users: 1}}
 	if got := c.roomList(); !slices.Equal(got, want) {
 		t.Errorf("roomList() = %v, want %v", got, want)
 	}
 	// The default room is listed even when empty; empty rooms are not.
-	if got, want := (census{"x": nil}).roomList(), []RoomInfo{{"lobby", 0}}; !slices.Equal(got, want) {
+	if got, want := (census{"x": nil}).roomList(), []chatcore.RoomInfo{{Name: "lobby", Users: 0}}; !slices.Equal(got, want) {
 		t.Errorf("roomList() of an empty chat = %v, want %v", got, want)
 	}
 }
@@ -94,25 +95,6 @@ func TestHolder(t *testing.T) {
 	for _, h := range []holder{{"sid1", "token"}, {"sid2", ""}} {
 		if got := parseHolder(h.String()); got != h {
 			t.Errorf("parseHolder(%q) = %v, want %v", h.String(), got, h)
-		}
-	}
-}
-
-func TestValidation(t *testing.T) {
-	if n, err := validNick("  Bob "); err != nil || n != "Bob" {
-		t.Errorf("validNick(Bob) = %q, %v", n, err)
-	}
-	for _, bad := range []string{"", "  ", "a\nb", string(make([]byte, 33))} {
-		if _, err := validNick(bad); err == nil {
-			t.Errorf("validNick(%q) accepted", bad)
-		}
-	}
-	if r, err := validRoom(" Dev-Team_2 "); err != nil || r != "dev-team_2" {
-		t.Errorf("validRoom = %q, %v", r, err)
-	}
-	for _, bad := range []string{"", "two words", "room:x"} {
-		if _, err := validRoom(bad); err == nil {
-			t.Errorf("validRoom(%q) accepted", bad)
 		}
 	}
 }
@@ -164,8 +146,8 @@ func TestHistoryAndRooms(t *testing.T) {
 	st := &store{rdb: rdb, prefix: prefix}
 	ctx := context.Background()
 
-	for i := range historySize + 5 {
-		if err := st.appendHistory(ctx, Message{ID: string(rune('a' + i%26)), Room: "dev", Text: "m", Time: int64(i)}); err != nil {
+	for i := range chatcore.HistorySize + 5 {
+		if err := st.appendHistory(ctx, chatcore.Message{ID: string(rune('a' + i%26)), Room: "dev", Text: "m", Time: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -173,15 +155,15 @@ func TestHistoryAndRooms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != historySize || h[0].Time != 5 || h[len(h)-1].Time != historySize+4 {
-		t.Fatalf("history: %d messages from %d to %d; want the last %d", len(h), h[0].Time, h[len(h)-1].Time, historySize)
+	if len(h) != chatcore.HistorySize || h[0].Time != 5 || h[len(h)-1].Time != chatcore.HistorySize+4 {
+		t.Fatalf("history: %d messages from %d to %d; want the last %d", len(h), h[0].Time, h[len(h)-1].Time, chatcore.HistorySize)
 	}
 	if ttl := rdb.TTL(ctx, prefix+":history:dev").Val(); ttl <= 0 || ttl > historyTTL {
 		t.Errorf("history TTL = %v", ttl)
 	}
 
 	rooms, v, err := st.rooms(ctx)
-	if err != nil || v != 0 || !slices.Equal(rooms, []RoomInfo{{"lobby", 0}}) {
+	if err != nil || v != 0 || !slices.Equal(rooms, []chatcore.RoomInfo{{Name: "lobby", Users: 0}}) {
 		t.Fatalf("rooms before any snapshot = %v, %d, %v", rooms, v, err)
 	}
 	v1, _ := st.nextVersion(ctx)
@@ -189,8 +171,8 @@ func TestHistoryAndRooms(t *testing.T) {
 	if v2 <= v1 {
 		t.Fatalf("versions %d then %d", v1, v2)
 	}
-	newer := []RoomInfo{{"lobby", 2}}
-	older := []RoomInfo{{"lobby", 1}}
+	newer := []chatcore.RoomInfo{{Name: "lobby", Users: 2}}
+	older := []chatcore.RoomInfo{{Name: "lobby", Users: 1}}
 	if err := st.saveRooms(ctx, v2, newer); err != nil {
 		t.Fatal(err)
 	}

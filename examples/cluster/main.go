@@ -1,7 +1,10 @@
 // Command cluster is the chat of examples/chat served by several nodes at
 // once: every node runs this program, all of them share one Redis, and a
 // page connected to any node chats with the pages of every other one. The
-// page is examples/chat's.
+// page is examples/chat's, and so is the protocol
+// (examples/internal/chatcore): what a node does with each request is in
+// chat.go, with the state the nodes share in store.go (Redis) and
+// presence.go (a census of the nodes).
 //
 // From the repository root, with Redis on 127.0.0.1:6379:
 //
@@ -27,7 +30,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -53,10 +55,8 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	if _, err := os.Stat(filepath.Join(*clientDir, "socket.io.js")); err != nil {
-		fmt.Fprintf(os.Stderr, "cluster: the socket.io client bundle is missing (%s).\n"+
-			"Run `npm ci` in the repository root to install it, and start the nodes from there,\n"+
-			"or point -client at a directory holding socket.io.js.\n", *clientDir)
+	if err := static.CheckClient(*clientDir); err != nil {
+		fmt.Fprintf(os.Stderr, "cluster: %v\n", err)
 		os.Exit(1)
 	}
 	if err := run(*addr, *redisAddr, *key, *clientDir, log); err != nil {
@@ -118,7 +118,7 @@ func run(addr, redisAddr, key, clientDir string, log *slog.Logger) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
-	mux.Handle("/", securityHeaders(http.FileServerFS(static.FS)))
+	mux.Handle("/", static.Handler())
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -129,7 +129,7 @@ func run(addr, redisAddr, key, clientDir string, log *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 
-	fmt.Printf("cluster: node %s listening on %s\n", nodeID, pageURL(ln.Addr()))
+	fmt.Printf("cluster: node %s listening on %s\n", nodeID, static.URL(ln.Addr()))
 	log.Info("node started", "addr", ln.Addr().String(), "redis", redisAddr, "key", key)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -161,28 +161,4 @@ func run(addr, redisAddr, key, clientDir string, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// securityHeaders adds a Content Security Policy to the page: scripts,
-// styles and connections only from this server.
-func securityHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy",
-			"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// pageURL is the URL to open for the listening address a: "localhost" when
-// it listens on every interface.
-func pageURL(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return "http://" + a.String() + "/"
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-sio/sio/adapter/redis"
+	"github.com/go-sio/sio/examples/internal/chatcore"
 	"github.com/go-sio/sio/socketio"
 )
 
@@ -78,21 +78,17 @@ func (c census) merge(other census) {
 // users is the sorted member list of room.
 func (c census) users(room string) []string {
 	users := slices.Clone(c[room])
-	slices.SortFunc(users, func(a, b string) int { return cmp.Compare(nickKey(a), nickKey(b)) })
+	chatcore.SortNicks(users)
 	return users
 }
 
-// roomList lists the rooms with members, and the default room always:
-// the default room first, then by name.
-func (c census) roomList() []RoomInfo {
-	list := []RoomInfo{{Name: defaultRoom, Users: len(c[defaultRoom])}}
+// roomList lists the rooms with members, and the default room always.
+func (c census) roomList() []chatcore.RoomInfo {
+	counts := make(map[string]int, len(c))
 	for name, nicks := range c {
-		if name != defaultRoom && len(nicks) > 0 {
-			list = append(list, RoomInfo{Name: name, Users: len(nicks)})
-		}
+		counts[name] = len(nicks)
 	}
-	slices.SortFunc(list[1:], func(a, b RoomInfo) int { return cmp.Compare(a.Name, b.Name) })
-	return list
+	return chatcore.RoomList(counts)
 }
 
 // presence takes censuses and publishes the snapshots.
@@ -233,11 +229,12 @@ func (p *presence) refresh(ctx context.Context, dirty map[string]bool) error {
 	if err := p.store.saveRooms(ctx, v, rooms); err != nil {
 		return err
 	}
-	if err := p.io.Emit("rooms", rooms, v); err != nil {
+	if err := p.io.Emit(chatcore.EventRooms, rooms, v); err != nil {
 		return err
 	}
 	for room := range dirty {
-		if err := p.io.To(roomKey(room)).Emit("users", RoomUsers{Room: room, Users: c.users(room), Version: v}); err != nil {
+		users := chatcore.RoomUsers{Room: room, Users: c.users(room), Version: v}
+		if err := p.io.To(chatcore.RoomKey(room)).Emit(chatcore.EventUsers, users); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/go-sio/sio/examples/internal/chatcore"
 )
 
 // store is the part of the chat's state that lives in Redis, shared by
@@ -17,7 +19,7 @@ import (
 // list. Every key starts with the cluster's prefix:
 //
 //	<prefix>:nick:<folded nickname>  string "<socket id> <token>"
-//	<prefix>:history:<room>          list of Message JSON, the last 50
+//	<prefix>:history:<room>          list of chatcore.Message JSON, the last 50
 //	<prefix>:version                 counter (INCR)
 //	<prefix>:rooms                   hash {version, rooms (JSON)}
 //
@@ -34,7 +36,8 @@ const historyTTL = 24 * time.Hour
 func (st *store) key(kind, name string) string { return st.prefix + ":" + kind + ":" + name }
 
 // holder identifies the socket that holds a nickname, and the page it
-// belongs to (the token of its auth payload, possibly empty).
+// belongs to (the token of its auth payload, possibly empty; it has no
+// white space, see chatcore.AuthToken).
 type holder struct{ sid, token string }
 
 func (h holder) String() string { return h.sid + " " + h.token }
@@ -74,7 +77,7 @@ var errBusy = errors.New("nickname claim contended")
 // claimNick gives nick to h if nobody holds it. Otherwise it returns the
 // current holder and false.
 func (st *store) claimNick(ctx context.Context, nick string, h holder) (cur holder, ok bool, err error) {
-	k := st.key("nick", nickKey(nick))
+	k := st.key("nick", chatcore.NickKey(nick))
 	for range 3 {
 		ok, err := st.rdb.SetNX(ctx, k, h.String(), 0).Result()
 		if err != nil || ok {
@@ -95,18 +98,18 @@ func (st *store) claimNick(ctx context.Context, nick string, h holder) (cur hold
 // takeNick gives nick to h if prev still holds it, and reports whether
 // it did.
 func (st *store) takeNick(ctx context.Context, nick string, prev, h holder) (bool, error) {
-	n, err := swapScript.Run(ctx, st.rdb, []string{st.key("nick", nickKey(nick))}, prev.String(), h.String()).Int()
+	n, err := swapScript.Run(ctx, st.rdb, []string{st.key("nick", chatcore.NickKey(nick))}, prev.String(), h.String()).Int()
 	return n == 1, err
 }
 
 // releaseNick frees nick if h still holds it.
 func (st *store) releaseNick(ctx context.Context, nick string, h holder) error {
-	return releaseScript.Run(ctx, st.rdb, []string{st.key("nick", nickKey(nick))}, h.String()).Err()
+	return releaseScript.Run(ctx, st.rdb, []string{st.key("nick", chatcore.NickKey(nick))}, h.String()).Err()
 }
 
 // appendHistory adds m to the history of its room, keeping the last
-// historySize messages.
-func (st *store) appendHistory(ctx context.Context, m Message) error {
+// chatcore.HistorySize messages.
+func (st *store) appendHistory(ctx context.Context, m chatcore.Message) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -114,7 +117,7 @@ func (st *store) appendHistory(ctx context.Context, m Message) error {
 	k := st.key("history", m.Room)
 	_, err = st.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.RPush(ctx, k, data)
-		p.LTrim(ctx, k, -historySize, -1)
+		p.LTrim(ctx, k, -chatcore.HistorySize, -1)
 		p.Expire(ctx, k, historyTTL)
 		return nil
 	})
@@ -122,14 +125,14 @@ func (st *store) appendHistory(ctx context.Context, m Message) error {
 }
 
 // history returns the recent messages of room, oldest first.
-func (st *store) history(ctx context.Context, room string) ([]Message, error) {
+func (st *store) history(ctx context.Context, room string) ([]chatcore.Message, error) {
 	items, err := st.rdb.LRange(ctx, st.key("history", room), 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}
-	msgs := make([]Message, 0, len(items))
+	msgs := make([]chatcore.Message, 0, len(items))
 	for _, it := range items {
-		var m Message
+		var m chatcore.Message
 		if json.Unmarshal([]byte(it), &m) == nil {
 			msgs = append(msgs, m)
 		}
@@ -145,7 +148,7 @@ func (st *store) nextVersion(ctx context.Context) (int64, error) {
 
 // saveRooms stores rooms as the latest room list unless a newer one is
 // there already.
-func (st *store) saveRooms(ctx context.Context, version int64, rooms []RoomInfo) error {
+func (st *store) saveRooms(ctx context.Context, version int64, rooms []chatcore.RoomInfo) error {
 	data, err := json.Marshal(rooms)
 	if err != nil {
 		return err
@@ -155,16 +158,16 @@ func (st *store) saveRooms(ctx context.Context, version int64, rooms []RoomInfo)
 
 // rooms returns the latest room list and its version; before the first
 // one, the default room alone and version 0.
-func (st *store) rooms(ctx context.Context) ([]RoomInfo, int64, error) {
+func (st *store) rooms(ctx context.Context) ([]chatcore.RoomInfo, int64, error) {
 	vals, err := st.rdb.HMGet(ctx, st.prefix+":rooms", "version", "rooms").Result()
 	if err != nil {
 		return nil, 0, err
 	}
 	version, _ := vals[0].(string)
 	data, _ := vals[1].(string)
-	var rooms []RoomInfo
+	var rooms []chatcore.RoomInfo
 	if data == "" || json.Unmarshal([]byte(data), &rooms) != nil {
-		return []RoomInfo{{Name: defaultRoom}}, 0, nil
+		return chatcore.RoomList(nil), 0, nil
 	}
 	v, _ := strconv.ParseInt(version, 10, 64)
 	return rooms, v, nil
