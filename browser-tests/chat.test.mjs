@@ -12,59 +12,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { launchBrowser, requireChromium, screenshot, skip } from './lib/harness.mjs';
 import {
-  build, clientDir, launchBrowser, outDir, requireChromium, run, skip,
-} from './lib/harness.mjs';
+  WAIT, chooseNick, count, enter, member, message, notice, openPage, send, startServer, status, typing,
+  withoutReconnectErrors,
+} from './lib/chat-page.mjs';
 
-const WAIT = 5000; // ms for anything the pages should show
-
-// startChat builds examples/chat and runs it on a free port (-addr with
-// port 0); the server prints the URL it listens on.
-let bin;
-async function startChat(addr = '127.0.0.1:0') {
-  bin ??= build('chat');
-  return run(bin, ['-addr', addr, '-client', clientDir],
-    (stdout) => stdout.match(/listening on (http:\/\/\S+)/)?.[1]);
-}
-
-// openPage opens the chat in a fresh browser context and collects the
-// page's errors (exceptions, console errors such as CSP violations).
-async function openPage(browser, url, name) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (err) => page.errors.push(`${name}: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') page.errors.push(`${name}: console: ${msg.text()}`);
-  });
-  await page.goto(url);
-  await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
-  return page;
-}
-
-// chooseNick submits the nickname form and returns the error shown, or ''
-// once the dialog closed and the page is in a room.
-async function chooseNick(page, nick) {
-  // Set the value directly: the input's maxlength would cut a long one,
-  // and the point is to see what the server accepts.
-  await page.$eval('#nick-input', (el, v) => { el.value = v; }, nick);
-  await page.click('#nick-form button');
-  const dialog = page.locator('#nick-dialog');
-  const error = page.locator('#nick-error:not(:empty)');
-  await Promise.race([dialog.waitFor({ state: 'hidden', timeout: WAIT }), error.waitFor({ timeout: WAIT })]);
-  if (await dialog.isVisible()) return page.textContent('#nick-error');
-  await page.locator('#message-input:enabled').waitFor({ timeout: WAIT });
-  return '';
-}
-
-async function send(page, text) {
-  await page.fill('#message-input', text);
-  await page.press('#message-input', 'Enter');
-}
-
-const message = (page, text) => page.locator('#messages .message', { hasText: text });
+// startChat runs examples/chat on a free port (-addr with port 0) or on
+// addr.
+const startChat = (addr) => startServer('chat', addr);
 
 test('chat between two browser pages', { skip, timeout: 180_000 }, async (t) => {
   requireChromium(assert);
@@ -93,10 +49,10 @@ test('chat between two browser pages', { skip, timeout: 180_000 }, async (t) => 
     for (const page of [alice, bob]) {
       assert.equal(await page.textContent('#room-title'), '#lobby');
     }
-    await bob.locator('#users li', { hasText: 'alice' }).waitFor({ timeout: WAIT });
-    await alice.locator('#users li', { hasText: 'bob' }).waitFor({ timeout: WAIT });
-    await alice.locator('#messages .notice', { hasText: 'bob joined' }).waitFor({ timeout: WAIT });
-    await alice.locator('#rooms button[data-room="lobby"] .count', { hasText: /^2$/ }).waitFor({ timeout: WAIT });
+    await member(bob, 'alice').waitFor({ timeout: WAIT });
+    await member(alice, 'bob').waitFor({ timeout: WAIT });
+    await notice(alice, 'bob joined');
+    await count(alice, 'lobby', 2);
   });
 
   await t.test('a message reaches the other page, marked as mine on the sender', async () => {
@@ -112,9 +68,8 @@ test('chat between two browser pages', { skip, timeout: 180_000 }, async (t) => 
   await t.test('a typing indicator shows while typing and clears on send', async () => {
     await bob.click('#message-input');
     await bob.keyboard.type('hi alice, how are', { delay: 30 });
-    await alice.locator('#typing', { hasText: 'bob is typing…' }).waitFor({ timeout: WAIT });
-    mkdirSync(outDir, { recursive: true });
-    await alice.screenshot({ path: join(outDir, 'alice-typing.png') });
+    await typing(alice, 'bob is typing…');
+    await screenshot(alice, 'alice-typing.png');
     assert.equal(await bob.textContent('#typing'), '', 'no indicator for yourself');
     await bob.keyboard.type(' you?', { delay: 30 });
     await bob.press('#message-input', 'Enter');
@@ -123,13 +78,11 @@ test('chat between two browser pages', { skip, timeout: 180_000 }, async (t) => 
   });
 
   await t.test('messages stay in their room', async () => {
-    await alice.fill('#room-input', 'dev');
-    await alice.press('#room-input', 'Enter');
-    await alice.locator('#room-title', { hasText: '#dev' }).waitFor({ timeout: WAIT });
+    await enter(alice, 'dev');
     assert.equal(await message(alice, 'hello bob').count(), 0, 'the list is cleared on room switch');
-    await bob.locator('#messages .notice', { hasText: 'alice left' }).waitFor({ timeout: WAIT });
-    await bob.locator('#rooms button[data-room="dev"] .count', { hasText: /^1$/ }).waitFor({ timeout: WAIT });
-    await bob.locator('#users li', { hasText: 'alice' }).waitFor({ state: 'detached', timeout: WAIT });
+    await notice(bob, 'alice left');
+    await count(bob, 'dev', 1);
+    await member(bob, 'alice').waitFor({ state: 'detached', timeout: WAIT });
 
     await send(alice, 'only for dev');
     await message(alice, 'only for dev').waitFor({ timeout: WAIT });
@@ -144,17 +97,14 @@ test('chat between two browser pages', { skip, timeout: 180_000 }, async (t) => 
     await alice.click('#rooms button[data-room="lobby"]');
     await alice.locator('#room-title', { hasText: '#lobby' }).waitFor({ timeout: WAIT });
     await message(alice, 'still in the lobby').waitFor({ timeout: WAIT });
-    await alice.fill('#room-input', 'dev');
-    await alice.press('#room-input', 'Enter');
-    await alice.locator('#room-title', { hasText: '#dev' }).waitFor({ timeout: WAIT });
+    await enter(alice, 'dev');
     await send(alice, 'back in dev');
     await message(alice, 'back in dev').waitFor({ timeout: WAIT });
   });
 
   await t.test('screenshots', async () => {
-    mkdirSync(outDir, { recursive: true });
-    await alice.screenshot({ path: join(outDir, 'alice.png') });
-    await bob.screenshot({ path: join(outDir, 'bob.png') });
+    await screenshot(alice, 'alice.png');
+    await screenshot(bob, 'bob.png');
   });
 
   await t.test('no errors in the pages', () => {
@@ -166,24 +116,24 @@ test('chat between two browser pages', { skip, timeout: 180_000 }, async (t) => 
     const { code } = await server.exited;
     assert.equal(code, 0, server.logs());
     // The pages notice and start reconnecting.
-    await alice.locator('#status[data-state="reconnecting"]').waitFor({ timeout: WAIT });
+    await status(alice, 'reconnecting');
   });
 
   await t.test('after a server restart the pages reconnect and rejoin their rooms', async () => {
     server = await startChat(new URL(server.url).host);
     for (const page of [alice, bob]) {
-      await page.locator('#status[data-state="connected"]').waitFor({ timeout: 15000 });
+      await status(page, 'connected', 15000);
     }
-    await alice.locator('#messages .notice', { hasText: 'Reconnected.' }).waitFor({ timeout: WAIT });
-    await bob.locator('#messages .notice', { hasText: 'Reconnected.' }).waitFor({ timeout: WAIT });
+    await notice(alice, 'Reconnected.');
+    await notice(bob, 'Reconnected.');
     assert.equal(await alice.textContent('#room-title'), '#dev');
     assert.equal(await bob.textContent('#room-title'), '#lobby');
-    await bob.locator('#rooms button[data-room="dev"] .count', { hasText: /^1$/ }).waitFor({ timeout: WAIT });
+    await count(bob, 'dev', 1);
     await send(alice, 'dev after restart');
     await message(alice, 'dev after restart').waitFor({ timeout: WAIT });
     await send(bob, 'lobby after restart');
     await message(bob, 'lobby after restart').waitFor({ timeout: WAIT });
     assert.equal(await message(bob, 'dev after restart').count(), 0);
-    assert.deepEqual([...alice.errors, ...bob.errors].filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection/.test(e)), []);
+    assert.deepEqual(withoutReconnectErrors([...alice.errors, ...bob.errors]), []);
   });
 });

@@ -13,15 +13,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
 import { createClient } from 'redis';
+import { haveChromium, launchBrowser, requireChromium, screenshot } from './lib/harness.mjs';
 import {
-  build, clientDir, haveChromium, launchBrowser, outDir, requireChromium, run,
-} from './lib/harness.mjs';
+  WAIT, chooseNick, count, enter, member, message, notice, openPage, send, startServer, status, typing,
+  withoutReconnectErrors,
+} from './lib/chat-page.mjs';
 
-const WAIT = 5000; // ms for anything the pages should show
 // A node that crashes is noticed by the others within a few seconds (they
 // poll the number of nodes every 2 s), then the lists are refreshed.
 const CRASH_WAIT = 15000;
@@ -61,58 +60,11 @@ async function deleteKeys() {
   }
 }
 
-// startNode runs a node of examples/cluster on addr; the node prints the
-// URL it listens on.
-let bin;
+// startNode runs a node of examples/cluster on addr, with a Redis key
+// prefix of the test's own.
 const key = `chat-browser-test-${randomBytes(4).toString('hex')}`;
-async function startNode(addr = '127.0.0.1:0') {
-  bin ??= build('cluster');
-  return run(bin, ['-addr', addr, '-redis', redisAddr, '-key', key, '-client', clientDir],
-    (stdout) => stdout.match(/listening on (http:\/\/\S+)/)?.[1]);
-}
+const startNode = (addr) => startServer('cluster', addr, ['-redis', redisAddr, '-key', key]);
 
-async function openPage(browser, url, name) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (err) => page.errors.push(`${name}: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') page.errors.push(`${name}: console: ${msg.text()}`);
-  });
-  await page.goto(url);
-  await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
-  return page;
-}
-
-// chooseNick submits the nickname form and returns the error shown, or ''
-// once the dialog closed and the page is in a room.
-async function chooseNick(page, nick) {
-  await page.fill('#nick-input', nick);
-  await page.click('#nick-form button');
-  const dialog = page.locator('#nick-dialog');
-  const error = page.locator('#nick-error:not(:empty)');
-  await Promise.race([dialog.waitFor({ state: 'hidden', timeout: WAIT }), error.waitFor({ timeout: WAIT })]);
-  if (await dialog.isVisible()) return page.textContent('#nick-error');
-  await page.locator('#message-input:enabled').waitFor({ timeout: WAIT });
-  return '';
-}
-
-async function send(page, text) {
-  await page.fill('#message-input', text);
-  await page.press('#message-input', 'Enter');
-}
-
-async function enter(page, room) {
-  await page.fill('#room-input', room);
-  await page.press('#room-input', 'Enter');
-  await page.locator('#room-title', { hasText: `#${room}` }).waitFor({ timeout: WAIT });
-}
-
-const message = (page, text) => page.locator('#messages .message', { hasText: text });
-const count = (page, room, n, timeout = WAIT) => page
-  .locator(`#rooms button[data-room="${room}"] .count`, { hasText: new RegExp(`^${n}$`) })
-  .waitFor({ timeout });
-const member = (page, nick) => page.locator('#users li', { hasText: new RegExp(`^${nick}$`) });
 const transport = (page) => page.evaluate(() => socket.io.engine.transport.name);
 
 test('chat across two nodes sharing Redis', { skip, timeout: 180_000 }, async (t) => {
@@ -153,7 +105,7 @@ test('chat across two nodes sharing Redis', { skip, timeout: 180_000 }, async (t
       await member(page, 'bob').waitFor({ timeout: WAIT });
       await count(page, 'lobby', 2);
     }
-    await alice.locator('#messages .notice', { hasText: 'bob joined' }).waitFor({ timeout: WAIT });
+    await notice(alice, 'bob joined');
   });
 
   await t.test('messages cross the nodes both ways', async () => {
@@ -169,7 +121,7 @@ test('chat across two nodes sharing Redis', { skip, timeout: 180_000 }, async (t
   await t.test('typing indicators cross the nodes', async () => {
     await bob.click('#message-input');
     await bob.keyboard.type('typing on B', { delay: 30 });
-    await alice.locator('#typing', { hasText: 'bob is typing…' }).waitFor({ timeout: WAIT });
+    await typing(alice, 'bob is typing…');
     await bob.press('#message-input', 'Enter');
     await message(alice, 'typing on B').waitFor({ timeout: WAIT });
     assert.equal(await alice.textContent('#typing'), '');
@@ -177,7 +129,7 @@ test('chat across two nodes sharing Redis', { skip, timeout: 180_000 }, async (t
 
   await t.test('rooms, counts and history are shared', async () => {
     await enter(alice, 'dev');
-    await bob.locator('#messages .notice', { hasText: 'alice left' }).waitFor({ timeout: WAIT });
+    await notice(bob, 'alice left');
     await member(bob, 'alice').waitFor({ state: 'detached', timeout: WAIT });
     for (const page of [alice, bob]) {
       await count(page, 'lobby', 1);
@@ -203,9 +155,8 @@ test('chat across two nodes sharing Redis', { skip, timeout: 180_000 }, async (t
   });
 
   await t.test('screenshots', async () => {
-    mkdirSync(outDir, { recursive: true });
-    await alice.screenshot({ path: join(outDir, 'cluster-alice.png') });
-    await bob.screenshot({ path: join(outDir, 'cluster-bob.png') });
+    await screenshot(alice, 'cluster-alice.png');
+    await screenshot(bob, 'cluster-bob.png');
   });
 
   await t.test('no errors in the pages', () => {
@@ -215,22 +166,21 @@ test('chat across two nodes sharing Redis', { skip, timeout: 180_000 }, async (t
   await t.test('when a node crashes, the other node drops its users', async () => {
     nodeA.proc.kill('SIGKILL');
     await nodeA.exited;
-    await alice.locator('#status[data-state="reconnecting"]').waitFor({ timeout: WAIT });
+    await status(alice, 'reconnecting');
     await member(bob, 'alice').waitFor({ state: 'detached', timeout: CRASH_WAIT });
     await count(bob, 'dev', 1, CRASH_WAIT);
   });
 
   await t.test('when it is back, the page reclaims its nickname and room', async () => {
     nodeA = await startNode(new URL(nodeA.url).host);
-    await alice.locator('#status[data-state="connected"]').waitFor({ timeout: 15000 });
-    await alice.locator('#messages .notice', { hasText: 'Reconnected.' }).waitFor({ timeout: WAIT });
+    await status(alice, 'connected', 15000);
+    await notice(alice, 'Reconnected.');
     assert.equal(await alice.textContent('#room-title'), '#dev');
     await member(bob, 'alice').waitFor({ timeout: WAIT });
     await count(bob, 'dev', 2);
     await send(bob, 'welcome back');
     await message(alice, 'welcome back').waitFor({ timeout: WAIT });
-    assert.deepEqual([...alice.errors, ...bob.errors]
-      .filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection/.test(e)), []);
+    assert.deepEqual(withoutReconnectErrors([...alice.errors, ...bob.errors]), []);
   });
 
   await t.test('the nodes stop cleanly on SIGTERM', async () => {

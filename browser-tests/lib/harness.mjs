@@ -38,6 +38,12 @@ export function launchBrowser() {
   });
 }
 
+// screenshot saves a screenshot of the page as browser-tests/.out/<file>.
+export async function screenshot(page, file) {
+  mkdirSync(outDir, { recursive: true });
+  await page.screenshot({ path: join(outDir, file) });
+}
+
 // build compiles ./examples/<name> into browser-tests/.bin/<name>.
 export function build(name) {
   mkdirSync(binDir, { recursive: true });
