@@ -24,18 +24,13 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/go-sio/sio/compat-tests/internal/testserver"
 	"github.com/go-sio/sio/engineio"
 )
 
@@ -101,11 +96,7 @@ func main() {
 	verbose := flag.Bool("v", false, "log sessions and debug messages to stderr")
 	flag.Parse()
 
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := testserver.Logger(*verbose)
 
 	h := &handler{reasons: map[string]engineio.Reason{}, verbose: *verbose}
 	srv, err := engineio.NewServer(engineio.Config{
@@ -118,30 +109,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", srv)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-
-	fmt.Printf("LISTENING %s\n", ln.Addr())
-
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	if *watchStdin {
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop <- syscall.SIGTERM
-		}()
-	}
-	go func() {
-		<-stop
+	testserver.Serve(testserver.Listen(*addr), mux, *watchStdin, func(hs *http.Server) {
 		_ = srv.Close()
 		_ = hs.Close()
-	}()
-	if err := hs.Serve(ln); err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
-	}
+	})
 }

@@ -71,18 +71,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"regexp"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/go-sio/sio/compat-tests/internal/testserver"
 	"github.com/go-sio/sio/socketio"
 )
 
@@ -385,11 +380,7 @@ func main() {
 		*addr = fmt.Sprintf("127.0.0.1:%d", *port)
 	}
 
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := testserver.Logger(*verbose)
 
 	sv := &server{reasons: map[string]socketio.Reason{}, verbose: *verbose}
 	var rec *socketio.RecoveryConfig
@@ -418,28 +409,9 @@ func main() {
 	authNsp.OnConnection(sv.onConnection)
 	srv.OfRegexp(regexp.MustCompile(`^/dyn-\d+$`)).OnConnection(sv.onConnection)
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-
-	fmt.Printf("LISTENING %s\n", ln.Addr())
-
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	if *watchStdin {
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop <- syscall.SIGTERM
-		}()
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-stop
+	testserver.Serve(testserver.Listen(*addr), mux, *watchStdin, func(hs *http.Server) {
 		// The Socket.IO server delivers what is queued and closes its
 		// connections (a waiting poll gets the close packet), then the
 		// HTTP server lets the answers go out.
@@ -449,9 +421,5 @@ func main() {
 		if hs.Shutdown(ctx) != nil {
 			_ = hs.Close()
 		}
-	}()
-	if err := hs.Serve(ln); err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
-	}
-	<-done
+	})
 }
