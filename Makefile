@@ -9,8 +9,9 @@ FUZZTIME ?= 5s
 FUZZTIME_LONG ?= 2m
 # Length of `make soak` (`make test` runs it for 1m).
 SOAK ?= 10m
-# Go servers under compat-tests/ that the Node tests start.
-COMPAT_SERVERS := eioserver sioserver
+# Go servers under compat-tests/ that the Node tests start (built as
+# compat-tests/.bin/<name>, '/' replaced by '-').
+COMPAT_SERVERS := eioserver sioserver cluster/gonode
 
 .PHONY: run cluster test vet gotest fuzz-smoke fuzz soak compat compat-servers browser bench bench-quick node-deps
 
@@ -63,7 +64,7 @@ browser: node-deps
 
 compat-servers:
 	@mkdir -p compat-tests/.bin
-	$(foreach s,$(COMPAT_SERVERS),$(GO) build -o compat-tests/.bin/$(s) ./compat-tests/$(s) &&) true
+	$(foreach s,$(COMPAT_SERVERS),$(GO) build -o compat-tests/.bin/$(subst /,-,$(s)) ./compat-tests/$(s) &&) true
 
 ## bench: sio against the Node reference server, full sizes (see BENCHMARKS.md)
 bench: node-deps

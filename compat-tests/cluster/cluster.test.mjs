@@ -11,170 +11,21 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-import { Server } from 'socket.io';
-import { io as ioc } from 'socket.io-client';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient } from 'redis';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '..', '..');
-const redisAddr = process.env.REDIS_ADDR || '127.0.0.1:6379';
-const redisURL = `redis://${redisAddr}`;
-const WAIT = 5000;
+import {
+  WAIT, bin, client, eventually, redisSkip, redisURL, startCluster, testKey,
+} from '../lib/cluster.mjs';
 
-async function redisAnswers() {
-  const c = createClient({ url: redisURL, socket: { connectTimeout: 1000, reconnectStrategy: false } });
-  c.on('error', () => {});
-  try {
-    await c.connect();
-    await c.ping();
-    await c.quit();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const skip = await redisSkip();
 
-const up = await redisAnswers();
-const skip = !up && process.env.CI !== 'true' ? `Redis at ${redisAddr} does not answer` : false;
-
-if (!up && !skip) {
-  test('Redis answers (required under CI=true)', () => {
-    assert.fail(`Redis at ${redisAddr} does not answer`);
-  });
-}
-
-// buildGoNode compiles ./gonode into compat-tests/.bin (renamed into place
-// so that concurrent builds never run a half-written file).
-function buildGoNode() {
-  const binDir = join(repoRoot, 'compat-tests', '.bin');
-  const bin = join(binDir, 'cluster-gonode');
-  if (process.env.SIO_COMPAT_PREBUILT === '1' && existsSync(bin)) return bin;
-  mkdirSync(binDir, { recursive: true });
-  const tmp = `${bin}.${process.pid}.tmp`;
-  const r = spawnSync('go', ['build', '-o', tmp, './compat-tests/cluster/gonode'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    timeout: 180_000,
-  });
-  if (r.error || r.status !== 0) {
-    rmSync(tmp, { force: true });
-    throw new Error(`go build ./compat-tests/cluster/gonode failed: ${r.error ?? `exit ${r.status}`}`);
-  }
-  renameSync(tmp, bin);
-  return bin;
-}
-
-async function startGoNode(key) {
-  const child = spawn(buildGoNode(), ['-watch-stdin', '-redis', redisAddr, '-key', key], {
-    cwd: repoRoot,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const line = await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('gonode: no LISTENING line')), 20_000);
-    lines.once('line', (l) => { clearTimeout(timer); res(l); });
-    child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`gonode exited (${code})`)); });
-  });
-  const m = /^LISTENING (\d+)$/.exec(line);
-  if (!m) {
-    child.kill('SIGKILL');
-    throw new Error(`gonode: unexpected first line ${JSON.stringify(line)}`);
-  }
-  const url = `http://127.0.0.1:${m[1]}`;
-  return {
-    url,
-    async ctl(path, body) {
-      const res = await fetch(url + '/ctl/' + path, body === undefined ? {} : {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`gonode ${path}: ${res.status} ${text}`);
-      return JSON.parse(text);
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-const bin = (bytes) => ({ $bin: Buffer.from(bytes).toString('base64') });
-
-// A socket.io-client socket whose events queue up, in order; events with
-// an acknowledgement are answered with the client's name.
-async function client(url, name, rooms = [], nsp = '/') {
-  const socket = ioc(url + nsp, {
-    auth: { rooms },
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-  });
-  const queue = [];
-  const waiters = [];
-  socket.onAny((ev, ...args) => {
-    if (typeof args.at(-1) === 'function') args.pop()(name);
-    const e = { ev, args };
-    if (waiters.length) waiters.shift()(e);
-    else queue.push(e);
-  });
-  const c = {
-    name,
-    socket,
-    next(timeout = WAIT) {
-      if (queue.length) return Promise.resolve(queue.shift());
-      return new Promise((res, rej) => {
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(w), 1);
-          rej(new Error(`${name}: no event after ${timeout} ms`));
-        }, timeout);
-        const w = (e) => { clearTimeout(timer); res(e); };
-        waiters.push(w);
-      });
-    },
-    async expect(ev, args) {
-      const e = await c.next();
-      assert.equal(e.ev, ev, `${name}: got ${e.ev} ${JSON.stringify(e.args)}, want ${ev}`);
-      if (args !== undefined) assert.deepEqual(e.args, args, `${name}: ${ev} arguments`);
-      return e;
-    },
-  };
-  await new Promise((res, rej) => {
-    socket.once('connect', res);
-    socket.once('connect_error', rej);
-  });
-  return c;
-}
-
-async function eventually(fn, what) {
-  const deadline = Date.now() + WAIT;
-  for (;;) {
-    const last = await fn();
-    if (last === true) return;
-    if (Date.now() > deadline) assert.fail(`${what}: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-describe('mixed Node/Go cluster on the Redis adapter', { skip: skip || !up }, () => {
-  const key = `siotest-cluster-${randomBytes(4).toString('hex')}`;
-  let pub, sub, io, httpServer, go, nodeURL, emitter;
+describe('mixed Node/Go cluster on the Redis adapter', { skip }, () => {
+  const key = testKey('cluster');
+  let pub, sub, cluster, io, go, nodeURL, emitter;
   let n1, n2, g1, g2;
   const sse = [];
   let all;
@@ -185,15 +36,12 @@ describe('mixed Node/Go cluster on the Redis adapter', { skip: skip || !up }, ()
     pub.on('error', () => {});
     sub.on('error', () => {});
     await Promise.all([pub.connect(), sub.connect()]);
-    httpServer = createServer();
-    io = new Server(httpServer, { adapter: createAdapter(pub, sub, { key }) });
-    for (const nsp of ['/', '/admin']) {
-      io.of(nsp).use((socket, next) => {
-        socket.join(socket.handshake.auth.rooms ?? []);
-        socket.data = { node: 'node' };
-        next();
-      });
-    }
+    cluster = await startCluster({
+      key,
+      options: { adapter: createAdapter(pub, sub, { key }) },
+      namespaces: ['/', '/admin'],
+    });
+    ({ io, go, nodeURL, n1, n2, g1, g2, all } = cluster);
     for (const ev of ['hello-node', 'ask-node']) {
       io.on(ev, (...args) => {
         const ack = typeof args.at(-1) === 'function' ? args.pop() : null;
@@ -201,24 +49,11 @@ describe('mixed Node/Go cluster on the Redis adapter', { skip: skip || !up }, ()
         if (ack) ack({ from: 'node' });
       });
     }
-    await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
-    nodeURL = `http://127.0.0.1:${httpServer.address().port}`;
-    go = await startGoNode(key);
     emitter = new Emitter(pub, { key });
-    await eventually(async () => (await io.of('/').adapter.serverCount()) === 2 && (await go.ctl('count')) === 2,
-      'both servers counted');
-
-    n1 = await client(nodeURL, 'n1', ['r1']);
-    n2 = await client(nodeURL, 'n2');
-    g1 = await client(go.url, 'g1', ['r1']);
-    g2 = await client(go.url, 'g2', ['r2']);
-    all = [n1, n2, g1, g2];
   });
 
   after(async () => {
-    for (const c of all ?? []) c.socket.disconnect();
-    await go?.stop();
-    if (io) await new Promise((r) => io.close(() => r()));
+    await cluster?.close();
     await Promise.allSettled([pub?.quit(), sub?.quit()]);
   });
 

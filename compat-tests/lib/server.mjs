@@ -12,20 +12,21 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
 const binDir = join(repoRoot, 'compat-tests', '.bin');
 
-// build compiles ./compat-tests/<name> into compat-tests/.bin/<name> and
-// returns the binary's path. The Makefile builds the servers beforehand
-// and sets SIO_COMPAT_PREBUILT=1; `npm test` alone builds here (go's build
-// cache makes it cheap). The binary is renamed into place so that test
-// files building at the same time never run a half-written file.
+// build compiles ./compat-tests/<name> into compat-tests/.bin/<name>
+// (with '-' for '/': cluster/gonode is .bin/cluster-gonode) and returns
+// the binary's path. The Makefile builds the servers beforehand and sets
+// SIO_COMPAT_PREBUILT=1; `npm test` alone builds here (go's build cache
+// makes it cheap). The binary is renamed into place so that test files
+// building at the same time never run a half-written file.
 export function build(name) {
-  const bin = join(binDir, name);
+  const bin = join(binDir, name.replaceAll('/', '-'));
   if (process.env.SIO_COMPAT_PREBUILT === '1') return bin;
   mkdirSync(binDir, { recursive: true });
   const tmp = `${bin}.${process.pid}.tmp`;
   const r = spawnSync('go', ['build', '-o', tmp, `./compat-tests/${name}`], {
     cwd: repoRoot,
     stdio: ['ignore', 'inherit', 'inherit'],
-    timeout: 120_000,
+    timeout: 180_000,
   });
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });

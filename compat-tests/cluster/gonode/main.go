@@ -4,7 +4,7 @@
 // and session prefix all named after -key) on a free port of 127.0.0.1.
 // It prints
 //
-//	LISTENING <port>
+//	LISTENING 127.0.0.1:PORT
 //
 // as its first line on stdout, serves Socket.IO at /socket.io/ and a
 // control API, driven by the Node test, at /ctl/:
@@ -40,19 +40,15 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter/redis"
 	"github.com/go-sio/sio/adapter/redisstreams"
+	"github.com/go-sio/sio/compat-tests/internal/testserver"
 	"github.com/go-sio/sio/emitter"
 	"github.com/go-sio/sio/socketio"
 )
@@ -110,11 +106,7 @@ func main() {
 	recovery := flag.Duration("recovery", 0, "connection state recovery: max disconnection duration (0: off)")
 	flag.Parse()
 
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := testserver.Logger(*verbose)
 
 	rdb := goredis.NewClient(&goredis.Options{Addr: *addr})
 	defer rdb.Close()
@@ -269,23 +261,8 @@ func main() {
 		return srv.Of(r.Nsp).Adapter().ServerCount(ctx)
 	})
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	hs := &http.Server{Handler: mux}
-	go func() { _ = hs.Serve(l) }()
-	fmt.Printf("LISTENING %d\n", l.Addr().(*net.TCPAddr).Port)
-
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	if *watchStdin {
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop <- syscall.SIGTERM
-		}()
-	}
-	<-stop
-	_ = srv.Close()
-	_ = hs.Close()
+	testserver.Serve(testserver.Listen("127.0.0.1:0"), mux, *watchStdin, func(hs *http.Server) {
+		_ = srv.Close()
+		_ = hs.Close()
+	})
 }
