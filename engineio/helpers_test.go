@@ -209,10 +209,16 @@ func newEnv(t testing.TB, cfg Config) *env {
 
 func newEnvWith(t testing.TB, cfg Config, h *recorder) *env {
 	t.Helper()
+	return newEnvHandler(t, cfg, h, h)
+}
+
+// newEnvHandler serves handler, which records its events in h.
+func newEnvHandler(t testing.TB, cfg Config, handler Handler, h *recorder) *env {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger()
 	}
-	srv, err := NewServer(cfg, h)
+	srv, err := NewServer(cfg, handler)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}

@@ -34,11 +34,29 @@ type Handler interface {
 	OnClose(s *Session, reason Reason, err error)
 }
 
+// TextTaker is an optional interface of a Handler: a way to take a text
+// message on the goroutine that read it, saving the hand-off to the
+// delivering goroutine.
+//
+// TakeText is offered a text message as it is read (from a WebSocket or a
+// polling request) when nothing
+// of the session is queued for delivery or being delivered, and it runs
+// as a delivery would (no other call for the session meanwhile). It
+// returns true when it handled the message: OnText is then not called for
+// it. It returns false, having changed nothing, to have the message
+// delivered to OnText as usual. It must return quickly and never block:
+// the goroutine is the one reading many connections. data belongs to the
+// handler only when TakeText returns true.
+type TextTaker interface {
+	TakeText(s *Session, data []byte) bool
+}
+
 // Server is an Engine.IO server. It is an http.Handler serving the
 // polling and WebSocket transports under Config.Path.
 type Server struct {
 	cfg     Config
 	handler Handler
+	taker   TextTaker // handler, when it implements TextTaker
 	wheel   *wheel
 	poller  *websocket.Poller
 	shards  [sessionShards]sessionShard
@@ -72,9 +90,11 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	}
 	tick := min(cfg.PingInterval, cfg.PingTimeout) / 20
 	tick = max(min(tick, 100*time.Millisecond), time.Millisecond)
+	taker, _ := h.(TextTaker)
 	srv := &Server{
 		cfg:     cfg,
 		handler: h,
+		taker:   taker,
 		wheel:   newWheel(tick),
 		poller: websocket.NewPoller(websocket.PollerConfig{
 			Blocking: cfg.BlockingWebSocket,

@@ -487,6 +487,48 @@ func (s *Session) post(ev inEvent) {
 	gopool.Go(s.dispatchFn)
 }
 
+// offerText offers a text message to the handler's TextTaker on the calling
+// goroutine (the poller's, a WebSocket reader's or a POST's), when nothing of the session waits for delivery or is being
+// delivered; it reports whether the handler took the message.
+func (s *Session) offerText(data []byte) bool {
+	t := s.srv.taker
+	if t == nil {
+		return false
+	}
+	s.inMu.Lock()
+	if s.dispatching || s.closePosted {
+		s.inMu.Unlock()
+		return false
+	}
+	s.dispatching = true // a delivery runs: nothing else is delivered meanwhile
+	s.inMu.Unlock()
+	took := false
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.srv.stats.panics.Add(1)
+				s.srv.cfg.Logger.Error("engineio: handler panic", "sid", s.id, "panic", r, "stack", string(debug.Stack()))
+				took = true
+				s.fail(ReasonTransportError, fmt.Errorf("engineio: handler panic: %v", r))
+			}
+		}()
+		took = t.TakeText(s, data)
+	}()
+	s.inMu.Lock()
+	if len(s.inbox) == 0 {
+		s.dispatching = false
+		s.inMu.Unlock()
+		return took
+	}
+	// Events posted meanwhile (a close): deliver them as post would have.
+	if s.dispatchFn == nil {
+		s.dispatchFn = s.dispatch
+	}
+	s.inMu.Unlock()
+	gopool.Go(s.dispatchFn)
+	return took
+}
+
 // dispatch delivers inbox events in order, then exits: no goroutine stays
 // behind for an idle session.
 func (s *Session) dispatch() {
@@ -554,7 +596,7 @@ func (s *Session) onPacket(p eio.Packet, owned bool) {
 		s.mu.Lock()
 		open := s.state == stateOpen
 		s.mu.Unlock()
-		if open {
+		if open && (p.Binary || !s.offerText(data)) {
 			s.post(inEvent{data: data, binary: p.Binary})
 		}
 	case eio.Ping:

@@ -81,6 +81,35 @@ func (c *client) onText(data []byte) {
 	}
 }
 
+// takeMax is the largest EVENT packet decoded on the goroutine that read
+// it: larger ones (their validation takes longer) go through onText on the
+// delivering goroutine, keeping the poller's other connections served.
+const takeMax = 8 << 10
+
+// takeText handles an EVENT packet on the goroutine that read it: decoding
+// it and queueing it on its socket's executor never block. Anything else
+// (other packet types, a packet to report as invalid, a namespace not
+// joined, a binary packet being reassembled) is left to onText, with the
+// decoder untouched.
+func (c *client) takeText(data []byte) bool {
+	if len(data) < 2 || data[0] != '0'+byte(sio.Event) || len(data) > takeMax || c.dec.Awaiting() > 0 {
+		return false
+	}
+	p, complete, err := c.dec.DecodeText(data)
+	if err != nil || !complete {
+		return false // decoded again by onText, which reports the error
+	}
+	c.mu.Lock()
+	s := c.socketFor(p.Namespace)
+	closed := c.closed
+	c.mu.Unlock()
+	if closed || s == nil {
+		return false
+	}
+	s.onPacket(p)
+	return true
+}
+
 func (c *client) onBinary(data []byte) {
 	p, complete, err := c.dec.DecodeBinary(data)
 	if err != nil {

@@ -267,6 +267,12 @@ func (h engineHandler) OnText(conn *engineio.Session, data []byte) {
 	}
 }
 
+// TakeText implements engineio.TextTaker: see client.takeText.
+func (h engineHandler) TakeText(conn *engineio.Session, data []byte) bool {
+	c, ok := conn.Data().(*client)
+	return ok && c.takeText(data)
+}
+
 func (h engineHandler) OnBinary(conn *engineio.Session, data []byte) {
 	if c, ok := conn.Data().(*client); ok {
 		c.onBinary(data)
