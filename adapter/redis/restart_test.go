@@ -212,7 +212,7 @@ func leftovers() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out strings.Builder
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "sio/adapter/redis.") || strings.Contains(g, "redis/go-redis/v9") {
+		if strings.Contains(g, "sio/adapter/redis.") || strings.Contains(g, "sio/adapter/internal/cluster.") || strings.Contains(g, "redis/go-redis/v9") {
 			fmt.Fprintln(&out, g)
 		}
 	}
