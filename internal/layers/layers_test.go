@@ -26,6 +26,7 @@ var allowed = []struct {
 	{"engineio", []string{"transport/", "parser/", "internal/gopool"}},
 	{"internal/warn", nil},
 	{"adapter/internal/cluster", []string{"adapter", "parser/", "internal/warn"}},
+	{"adapter/internal/redistest", nil},
 	{"adapter/redis", []string{"adapter", "adapter/internal/cluster", "adapter/redis/wire", "parser/", "internal/warn"}},
 	{"adapter/redisstreams", []string{"adapter", "adapter/internal/cluster", "adapter/redis/wire", "parser/", "internal/warn"}},
 	{"adapter", []string{"parser/"}},
