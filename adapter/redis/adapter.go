@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/cluster"
 	"github.com/go-sio/sio/adapter/redis/wire"
 	"github.com/go-sio/sio/parser/sio"
 )
@@ -34,18 +33,7 @@ type Adapter struct {
 	ch       wire.Channels
 	specific string // this node's response channel
 	log      *slog.Logger
-
-	life context.Context // canceled by Close
-	stop context.CancelFunc
-
-	mu       sync.Mutex
-	closed   bool
-	requests map[string]*request
-	acks     map[string]*ackRequest
-	handlers []func(*ServerSideEvent)
-	queue    []func() // server-side events waiting for the handlers
-	running  bool
-	wg       sync.WaitGroup // response publishers
+	core     *cluster.Core[*ServerSideEvent, wire.RequestType]
 }
 
 var (
@@ -56,92 +44,37 @@ var (
 func newAdapter(n *node, ns adapter.Namespace) *Adapter {
 	mem, _ := adapter.NewMemory(ns).(*adapter.Memory)
 	a := &Adapter{
-		Memory:   mem,
-		node:     n,
-		ns:       ns,
-		name:     ns.Name(),
-		ch:       wire.NewChannels(n.opts.Key, ns.Name()),
-		log:      n.log.With("nsp", ns.Name()),
-		requests: map[string]*request{},
-		acks:     map[string]*ackRequest{},
+		Memory: mem,
+		node:   n,
+		ns:     ns,
+		name:   ns.Name(),
+		ch:     wire.NewChannels(n.opts.Key, ns.Name()),
+		log:    n.log.With("nsp", ns.Name()),
 	}
 	a.specific = a.ch.SpecificResponse(n.uid)
-	a.life, a.stop = context.WithCancel(context.Background())
+	a.core = cluster.New[*ServerSideEvent, wire.RequestType](cluster.Config{
+		Prefix:      "adapter/redis",
+		ErrClosed:   ErrClosed,
+		Timeout:     n.opts.RequestsTimeout,
+		Log:         a.log,
+		Publish:     a.publish,
+		ServerCount: a.ServerCount,
+	})
 	return a
 }
 
 // ServerID is the uid this server publishes with.
 func (a *Adapter) ServerID() string { return a.node.uid }
 
-// request is a request waiting for the responses of the other nodes.
-type request struct {
-	typ       wire.RequestType
-	numSub    int // responses expected, this node included for 0, 1 and 5
-	msgCount  int
-	sockets   []adapter.SocketInfo
-	ids       []string
-	rooms     map[string]struct{}
-	responses []json.RawMessage
-	done      chan struct{}
-	finished  bool
-	err       error // set when the adapter closed first
-}
-
-// ackRequest routes the responses to a broadcast with acknowledgements.
-type ackRequest struct {
-	onCount func(int)
-	onAck   adapter.AckFunc
-}
-
-// errRequestTimeout is the cause of a request context that timed out on
-// the adapter's own bound.
-var errRequestTimeout = errors.New("request timeout")
-
-// opContext bounds ctx with d (RequestsTimeout when d <= 0).
-func (a *Adapter) opContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		d = a.node.opts.RequestsTimeout
-	}
-	return context.WithTimeoutCause(ctx, d, errRequestTimeout)
-}
-
-// clusterError wraps the failure of the cluster part of op.
-func clusterError(op string, err error) error {
-	if errors.Is(err, adapter.ErrTimeout) || errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("adapter/redis: %s: %w", op, err)
-	}
-	return fmt.Errorf("adapter/redis: %s: %w: %w", op, adapter.ErrTimeout, err)
-}
-
-func (a *Adapter) isClosed() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.closed
-}
+// request is a request waiting for the responses of the other nodes. Want
+// counts this node too for RemoteFetch and AllRooms (whose Got starts at
+// 1), not for ServerSideEmit.
+type request = cluster.Request[wire.RequestType]
 
 func (a *Adapter) publish(ctx context.Context, channel string, payload []byte) error {
 	err := a.node.client.Publish(ctx, channel, payload).Err()
 	a.node.redisResult(err)
 	return err
-}
-
-// respond publishes a response in the background.
-func (a *Adapter) respond(channel string, payload []byte) {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return
-	}
-	a.wg.Add(1)
-	a.mu.Unlock()
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.life, a.node.opts.RequestsTimeout)
-		defer cancel()
-		if err := a.publish(ctx, channel, payload); err != nil {
-			a.log.Debug("adapter/redis: publishing a response", "channel", channel, "err", err)
-		}
-	}()
 }
 
 // responseChannel is where this node answers a request of uid.
@@ -163,7 +96,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Opt
 	if opts.Flags.Local {
 		return nil
 	}
-	if a.isClosed() {
+	if a.core.Closed() {
 		return ErrClosed
 	}
 	o := wire.OptsOf(opts)
@@ -171,7 +104,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Opt
 	if err != nil {
 		return fmt.Errorf("adapter/redis: encoding broadcast: %w", err)
 	}
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
 	if err := a.publish(ctx, a.ch.ForRooms(o.Rooms), msg); err != nil {
 		return fmt.Errorf("adapter/redis: publishing broadcast: %w", err)
@@ -198,68 +131,40 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, p *sio.Packet, opts adap
 	if err != nil {
 		return fmt.Errorf("adapter/redis: encoding broadcast: %w", err)
 	}
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	a.acks[id] = &ackRequest{onCount: onCount, onAck: onAck}
-	a.mu.Unlock()
-	forget := func() {
-		a.mu.Lock()
-		delete(a.acks, id)
-		a.mu.Unlock()
-	}
-	if d := opts.Flags.Timeout; d > 0 {
-		time.AfterFunc(d, forget)
-	}
-	context.AfterFunc(ctx, forget)
-
-	_ = a.Memory.BroadcastWithAck(ctx, p, opts, onCount, onAck)
-
-	pctx, cancel := a.opContext(ctx, 0)
-	defer cancel()
-	if err := a.publish(pctx, a.ch.Request, msg); err != nil {
-		forget()
-		return fmt.Errorf("adapter/redis: publishing broadcast: %w", err)
-	}
-	return nil
+	return a.core.BroadcastWithAck(ctx, id, a.Memory, p, opts, onCount, onAck, func(ctx context.Context) error {
+		if err := a.publish(ctx, a.ch.Request, msg); err != nil {
+			return fmt.Errorf("adapter/redis: publishing broadcast: %w", err)
+		}
+		return nil
+	})
 }
 
 // ServerCount is the number of servers subscribed to this namespace's
 // request channel (PUBSUB NUMSUB, summed over the nodes of a Redis
 // Cluster), at least 1.
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
-	var total int64
-	switch c := a.node.client.(type) {
-	case *goredis.ClusterClient:
-		var mu sync.Mutex
-		err := c.ForEachShard(ctx, func(ctx context.Context, shard *goredis.Client) error {
-			m, err := shard.PubSubNumSub(ctx, a.ch.Request).Result()
-			mu.Lock()
-			total += m[a.ch.Request]
-			mu.Unlock()
-			return err
-		})
-		if err != nil {
-			a.node.redisResult(err)
-			return 0, fmt.Errorf("adapter/redis: server count: %w", err)
-		}
-	default:
-		m, err := c.PubSubNumSub(ctx, a.ch.Request).Result()
-		if err != nil {
-			a.node.redisResult(err)
-			return 0, fmt.Errorf("adapter/redis: server count: %w", err)
-		}
-		total = m[a.ch.Request]
+	n, err := cluster.ServerCount(ctx, a.node.client, a.ch.Request)
+	if err != nil {
+		a.node.redisResult(err)
+		return 0, fmt.Errorf("adapter/redis: server count: %w", err)
 	}
-	return max(int(total), 1), nil
+	return n, nil
 }
 
-// startRequest registers req and publishes r for it; the returned
-// function unregisters it.
+// ask publishes r for req and waits for req to complete or ctx to end.
+func (a *Adapter) ask(ctx context.Context, r *wire.Request, req *request) error {
+	unregister, err := a.startRequest(ctx, r, req)
+	if err != nil {
+		return err
+	}
+	defer unregister()
+	return a.core.Await(ctx, req)
+}
+
+// startRequest registers req and publishes r (from this node, with a
+// fresh request id) for it; the returned function unregisters it.
 func (a *Adapter) startRequest(ctx context.Context, r *wire.Request, req *request) (func(), error) {
 	r.UID = a.node.uid
 	r.RequestID = randomID(8)
@@ -267,52 +172,9 @@ func (a *Adapter) startRequest(ctx context.Context, r *wire.Request, req *reques
 	if err != nil {
 		return nil, err
 	}
-	req.done = make(chan struct{})
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return nil, ErrClosed
-	}
-	a.requests[r.RequestID] = req
-	a.mu.Unlock()
-	unregister := func() {
-		a.mu.Lock()
-		delete(a.requests, r.RequestID)
-		a.mu.Unlock()
-	}
-	if err := a.publish(ctx, a.ch.Request, msg); err != nil {
-		unregister()
-		return nil, err
-	}
-	return unregister, nil
-}
-
-// wait waits for req to complete; the error wraps adapter.ErrTimeout when
-// ctx expired.
-func (a *Adapter) wait(ctx context.Context, req *request) error {
-	select {
-	case <-req.done:
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return req.err
-	case <-ctx.Done():
-		cause := context.Cause(ctx)
-		if errors.Is(cause, errRequestTimeout) || errors.Is(cause, context.DeadlineExceeded) {
-			a.mu.Lock()
-			got, want := req.msgCount, req.numSub
-			a.mu.Unlock()
-			return fmt.Errorf("%w: %d of %d responses", adapter.ErrTimeout, got, want)
-		}
-		return ctx.Err()
-	}
-}
-
-// finish completes req. Called with mu held.
-func (req *request) finish() {
-	if !req.finished {
-		req.finished = true
-		close(req.done)
-	}
+	return a.core.Start(ctx, r.RequestID, req, func(ctx context.Context) error {
+		return a.publish(ctx, a.ch.Request, msg)
+	})
 }
 
 // FetchSockets describes the selected sockets of every node.
@@ -321,59 +183,38 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts adapter.Options) ([]ada
 	if opts.Flags.Local {
 		return local, nil
 	}
-	ctx, cancel := a.opContext(ctx, opts.Flags.Timeout)
-	defer cancel()
-	n, err := a.ServerCount(ctx)
-	if err != nil {
-		return nil, clusterError("fetchSockets", err)
-	}
-	if n <= 1 {
-		return local, nil
-	}
 	o := wire.OptsOf(opts)
-	req := &request{typ: wire.RemoteFetch, numSub: n, msgCount: 1, sockets: local}
-	unregister, err := a.startRequest(ctx, &wire.Request{Type: wire.RemoteFetch, Opts: &o}, req)
+	req := &request{Type: wire.RemoteFetch, Got: 1, Sockets: local}
+	err := a.core.Collect(ctx, "fetchSockets", opts.Flags.Timeout, func(ctx context.Context, servers int) error {
+		req.Want = servers
+		return a.ask(ctx, &wire.Request{Type: wire.RemoteFetch, Opts: &o}, req)
+	})
 	if err != nil {
-		return nil, clusterError("fetchSockets", err)
+		return nil, err
 	}
-	defer unregister()
-	if err := a.wait(ctx, req); err != nil {
-		return nil, clusterError("fetchSockets", err)
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return req.sockets, nil
+	return req.Sockets, nil
 }
 
 // ClusterRooms returns the names of the rooms of every node (socket ids
 // included), as Node's adapter.allRooms().
 func (a *Adapter) ClusterRooms(ctx context.Context) ([]string, error) {
 	local := a.Memory.AllRooms()
-	ctx, cancel := a.opContext(ctx, 0)
-	defer cancel()
-	n, err := a.ServerCount(ctx)
+	req := &request{Type: wire.AllRooms, Got: 1}
+	err := a.core.Collect(ctx, "allRooms", 0, func(ctx context.Context, servers int) error {
+		req.Want, req.Rooms = servers, map[string]struct{}{}
+		for _, r := range local {
+			req.Rooms[r] = struct{}{}
+		}
+		return a.ask(ctx, &wire.Request{Type: wire.AllRooms}, req)
+	})
 	if err != nil {
-		return nil, clusterError("allRooms", err)
+		return nil, err
 	}
-	if n <= 1 {
-		return local, nil
+	if req.Rooms == nil {
+		return local, nil // this node is alone
 	}
-	req := &request{typ: wire.AllRooms, numSub: n, msgCount: 1, rooms: map[string]struct{}{}}
-	for _, r := range local {
-		req.rooms[r] = struct{}{}
-	}
-	unregister, err := a.startRequest(ctx, &wire.Request{Type: wire.AllRooms}, req)
-	if err != nil {
-		return nil, clusterError("allRooms", err)
-	}
-	defer unregister()
-	if err := a.wait(ctx, req); err != nil {
-		return nil, clusterError("allRooms", err)
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]string, 0, len(req.rooms))
-	for r := range req.rooms {
+	out := make([]string, 0, len(req.Rooms))
+	for r := range req.Rooms {
 		out = append(out, r)
 	}
 	return out, nil
@@ -411,7 +252,7 @@ func (a *Adapter) DisconnectSockets(ctx context.Context, opts adapter.Options, c
 
 // notify publishes a request that expects no response.
 func (a *Adapter) notify(ctx context.Context, op string, r *wire.Request) error {
-	if a.isClosed() {
+	if a.core.Closed() {
 		return ErrClosed
 	}
 	if r.Rooms == nil && (r.Type == wire.RemoteJoin || r.Type == wire.RemoteLeave) {
@@ -421,10 +262,10 @@ func (a *Adapter) notify(ctx context.Context, op string, r *wire.Request) error 
 	if err != nil {
 		return fmt.Errorf("adapter/redis: %s: %w", op, err)
 	}
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
 	if err := a.publish(ctx, a.ch.Request, msg); err != nil {
-		return clusterError(op, err)
+		return a.core.Error(op, err)
 	}
 	return nil
 }
@@ -433,24 +274,7 @@ func (a *Adapter) notify(ctx context.Context, op string, r *wire.Request) error 
 // ErrClosed and stops routing acknowledgements. It does not close the
 // Redis client.
 func (a *Adapter) Close() error {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return nil
-	}
-	a.closed = true
-	for _, req := range a.requests {
-		if !req.finished {
-			req.err = ErrClosed
-			req.finish()
-		}
-	}
-	clear(a.acks)
-	a.queue = nil
-	a.mu.Unlock()
-	a.stop()
-	a.node.remove(a)
-	a.wg.Wait()
+	a.core.Close(func() { a.node.remove(a) })
 	return nil
 }
 
@@ -465,7 +289,7 @@ func (a *Adapter) dispatch(m *goredis.Message) {
 			a.log.Error("adapter/redis: panic handling a message", "channel", m.Channel, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
-	if a.isClosed() {
+	if a.core.Closed() {
 		return
 	}
 	payload := []byte(m.Payload)
@@ -498,16 +322,6 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	_ = a.Memory.Broadcast(context.Background(), m.Packet, m.Opts.Adapter())
 }
 
-func (a *Adapter) ownRequest(id string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, own := a.requests[id]
-	if !own {
-		_, own = a.acks[id]
-	}
-	return own
-}
-
 func (a *Adapter) onRequest(payload []byte) {
 	r, err := wire.DecodeRequest(payload)
 	if err != nil {
@@ -523,16 +337,16 @@ func (a *Adapter) onRequest(payload []byte) {
 	}
 	switch r.Type {
 	case wire.Sockets:
-		if r.UID == a.node.uid || a.ownRequest(r.RequestID) {
+		if r.UID == a.node.uid || a.core.Own(r.RequestID) {
 			return
 		}
 		ids := a.Memory.Sockets(r.Rooms...)
-		a.respond(a.responseChannel(r.UID), wire.EncodeSocketsResponse(r.RequestID, ids))
+		a.core.Respond(a.responseChannel(r.UID), wire.EncodeSocketsResponse(r.RequestID, ids))
 	case wire.AllRooms:
-		if r.UID == a.node.uid || a.ownRequest(r.RequestID) {
+		if r.UID == a.node.uid || a.core.Own(r.RequestID) {
 			return
 		}
-		a.respond(a.responseChannel(r.UID), wire.EncodeRoomsResponse(r.RequestID, a.Memory.AllRooms()))
+		a.core.Respond(a.responseChannel(r.UID), wire.EncodeRoomsResponse(r.RequestID, a.Memory.AllRooms()))
 	case wire.RemoteJoin, wire.RemoteLeave, wire.RemoteDisconnect:
 		if r.Opts == nil {
 			a.legacy(r)
@@ -550,32 +364,32 @@ func (a *Adapter) onRequest(payload []byte) {
 			_ = a.Memory.DisconnectSockets(ctx, selection(), r.Close)
 		}
 	case wire.RemoteFetch:
-		if r.UID == a.node.uid || a.ownRequest(r.RequestID) {
+		if r.UID == a.node.uid || a.core.Own(r.RequestID) {
 			return
 		}
 		infos, _ := a.Memory.FetchSockets(ctx, selection())
-		a.respond(a.responseChannel(r.UID), wire.EncodeFetchResponse(r.RequestID, infos))
+		a.core.Respond(a.responseChannel(r.UID), wire.EncodeFetchResponse(r.RequestID, infos))
 	case wire.ServerSideEmit:
 		if r.UID == a.node.uid {
 			return
 		}
 		a.onServerSideEmit(r)
 	case wire.BroadcastWithAck:
-		if r.UID == a.node.uid || a.ownRequest(r.RequestID) {
+		if r.UID == a.node.uid || a.core.Own(r.RequestID) {
 			return
 		}
 		ch, id := a.responseChannel(r.UID), r.RequestID
 		p := r.Packet
 		p.Namespace = a.name
 		_ = a.Memory.BroadcastWithAck(ctx, p, selection(),
-			func(n int) { a.respond(ch, wire.EncodeClientCount(id, n)) },
+			func(n int) { a.core.Respond(ch, wire.EncodeClientCount(id, n)) },
 			func(_ string, ack *sio.Packet) {
 				msg, err := wire.EncodeBroadcastAck(id, ack)
 				if err != nil {
 					a.log.Debug("adapter/redis: cannot relay an acknowledgement", "err", err) // the client's ack
 					return
 				}
-				a.respond(ch, msg)
+				a.core.Respond(ch, msg)
 			})
 	default:
 		a.log.Debug("adapter/redis: ignoring request of unknown type", "type", r.Type)
@@ -596,7 +410,7 @@ func (a *Adapter) legacy(r *wire.Request) {
 		a.ns.Disconnect([]string{r.SID}, r.Close)
 	}
 	if r.RequestID != "" {
-		a.respond(a.responseChannel(r.UID), wire.EncodeLegacyResponse(r.RequestID))
+		a.core.Respond(a.responseChannel(r.UID), wire.EncodeLegacyResponse(r.RequestID))
 	}
 }
 
@@ -606,59 +420,48 @@ func (a *Adapter) onResponse(channel string, payload []byte) {
 		a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed response", "channel", channel, "err", err)
 		return
 	}
-	a.mu.Lock()
-	if ar := a.acks[res.RequestID]; ar != nil {
-		a.mu.Unlock()
+	if acks := a.core.AcksOf(res.RequestID); acks != nil {
 		switch res.Type {
 		case wire.BroadcastClientCount:
-			if ar.onCount != nil {
-				ar.onCount(res.ClientCount)
-			}
+			acks.Count(res.ClientCount)
 		case wire.BroadcastAck:
-			if ar.onAck != nil {
-				ar.onAck("", res.Ack)
+			acks.Ack(res.Ack)
+		}
+		return
+	}
+	a.core.Update(res.RequestID, func(req *request) bool {
+		switch req.Type {
+		case wire.RemoteFetch:
+			req.Got++
+			if !res.HasSockets {
+				return false
 			}
-		}
-		return
-	}
-	defer a.mu.Unlock()
-	req := a.requests[res.RequestID]
-	if req == nil || req.finished {
-		return
-	}
-	switch req.typ {
-	case wire.RemoteFetch:
-		req.msgCount++
-		if !res.HasSockets {
-			return
-		}
-		for _, raw := range res.Sockets {
-			info, err := wire.DecodeSocketInfo(raw)
-			if err != nil {
-				a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed socket description", "err", err)
-				continue
+			for _, raw := range res.Sockets {
+				info, err := wire.DecodeSocketInfo(raw)
+				if err != nil {
+					a.node.malformed.Warn(a.log, "adapter/redis: dropping malformed socket description", "err", err)
+					continue
+				}
+				req.Sockets = append(req.Sockets, info)
 			}
-			req.sockets = append(req.sockets, info)
+		case wire.AllRooms:
+			req.Got++
+			if !res.HasRooms {
+				return false
+			}
+			for _, r := range res.Rooms {
+				req.Rooms[r] = struct{}{}
+			}
+		case wire.ServerSideEmit:
+			req.Got++
+			data := res.Data
+			if data == nil {
+				data = json.RawMessage("null")
+			}
+			req.Responses = append(req.Responses, data)
+		default:
+			return false
 		}
-	case wire.AllRooms:
-		req.msgCount++
-		if !res.HasRooms {
-			return
-		}
-		for _, r := range res.Rooms {
-			req.rooms[r] = struct{}{}
-		}
-	case wire.ServerSideEmit:
-		req.msgCount++
-		data := res.Data
-		if data == nil {
-			data = json.RawMessage("null")
-		}
-		req.responses = append(req.responses, data)
-	default:
-		return
-	}
-	if req.msgCount >= req.numSub {
-		req.finish()
-	}
+		return true
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redis"
 	"github.com/go-sio/sio/adapter/redis/wire"
 	"github.com/go-sio/sio/emitter"
@@ -32,7 +33,7 @@ type world struct {
 
 func newWorld(t *testing.T, opts redis.Options) *world {
 	t.Helper()
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts.Key = uniqueKey(t)
 	nodes := newCluster(t, rdb, 3, opts)
 	w := &world{key: opts.Key, A: nodes[0], B: nodes[1], C: nodes[2]}
@@ -115,7 +116,7 @@ func TestBinaryAcrossNodes(t *testing.T) {
 func TestLocalAndVolatile(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, redis.Options{})
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	ctx := context.Background()
 	sub := rdb.PSubscribe(ctx, w.key+"#/#*")
 	defer sub.Close()
@@ -301,19 +302,19 @@ func TestBroadcastWithAck(t *testing.T) {
 
 func TestServerCountAndClose(t *testing.T) {
 	t.Parallel()
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := redis.Options{Key: uniqueKey(t)}
 	nodes := newCluster(t, rdb, 3, opts)
 	for _, n := range nodes {
-		waitServerCount(t, n.adapter("/"), 3)
+		redistest.WaitServerCount(t, n.adapter("/"), 3)
 	}
 	// A namespace counts the servers that have it.
 	nodes[1].srv.Of("/admin")
 	nodes[2].srv.Of("/admin")
-	waitServerCount(t, nodes[1].adapter("/admin"), 3)
+	redistest.WaitServerCount(t, nodes[1].adapter("/admin"), 3)
 	nodes[2].close()
-	waitServerCount(t, nodes[0].adapter("/"), 2)
-	waitServerCount(t, nodes[0].adapter("/admin"), 2)
+	redistest.WaitServerCount(t, nodes[0].adapter("/"), 2)
+	redistest.WaitServerCount(t, nodes[0].adapter("/admin"), 2)
 	if err := nodes[2].adapter("/").Broadcast(context.Background(), nil, adapter.Options{}); !errors.Is(err, redis.ErrClosed) {
 		t.Errorf("broadcast on a closed adapter: %v", err)
 	}
@@ -323,7 +324,7 @@ func TestNamespaces(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, redis.Options{})
 	adm := dial(t, w.B, "adm", "/admin")
-	waitServerCount(t, w.A.adapter("/admin"), 3)
+	redistest.WaitServerCount(t, w.A.adapter("/admin"), 3)
 	if err := w.A.srv.Of("/admin").Emit("admin-only"); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +334,7 @@ func TestNamespaces(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := redis.Options{Key: uniqueKey(t), RequestsTimeout: 300 * time.Millisecond}
 	nodes := newCluster(t, rdb, 2, opts)
 	a := nodes[0].adapter("/")
@@ -347,7 +348,7 @@ func TestRequestTimeout(t *testing.T) {
 	if _, err := silent.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitServerCount(t, a, 3)
+	redistest.WaitServerCount(t, a, 3)
 
 	start := time.Now()
 	_, err := nodes[0].srv.FetchSockets(ctx)
@@ -405,7 +406,7 @@ func (l *logCapture) count(sub string) int {
 
 func TestMalformedMessagesDropped(t *testing.T) {
 	t.Parallel()
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	logs := &logCapture{}
 	opts := redis.Options{Key: uniqueKey(t), Logger: slog.New(logs)}
 	nodes := newCluster(t, rdb, 2, opts)
@@ -513,7 +514,7 @@ func TestGoEmitter(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, redis.Options{})
 	adm := dial(t, w.C, "adm", "/admin")
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	ctx := context.Background()
 	em := emitter.New(rdb, emitter.Options{Key: w.key})
 
@@ -588,13 +589,13 @@ func TestGoEmitter(t *testing.T) {
 
 func TestSpecificResponseChannel(t *testing.T) {
 	t.Parallel()
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	key := uniqueKey(t)
 	// A answers on the requester's own channel, B on the shared one: both
 	// listen on both.
 	A := newNode(t, "A", rdb, redis.Options{Key: key, PublishOnSpecificResponseChannel: true})
 	B := newNode(t, "B", rdb, redis.Options{Key: key})
-	waitServerCount(t, A.adapter("/"), 2)
+	redistest.WaitServerCount(t, A.adapter("/"), 2)
 	a1 := dial(t, A, "a1", "/")
 	b1 := dial(t, B, "b1", "/")
 	for _, c := range []*tclient{a1, b1} {

@@ -2,20 +2,9 @@ package redis_test
 
 import (
 	"bufio"
-	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -24,61 +13,18 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redis"
 	"github.com/go-sio/sio/parser/sio"
 	"github.com/go-sio/sio/socketio"
 )
 
-const (
-	redisAddr = "127.0.0.1:6379"
-	waitLong  = 5 * time.Second
-)
+const waitLong = redistest.WaitLong
 
-// TestMain silences go-redis' own logger: the restart test makes it
-// report every failed dial.
-func TestMain(m *testing.M) {
-	goredis.SetLogger(quietRedisLogger{})
-	os.Exit(m.Run())
-}
-
-type quietRedisLogger struct{}
-
-func (quietRedisLogger) Printf(context.Context, string, ...any) {}
-
-// needRedis returns a client of the test Redis, or skips the test when it
-// does not answer (fails it under CI=true).
-func needRedis(t testing.TB) *goredis.Client {
-	t.Helper()
-	return needRedisAt(t, redisAddr)
-}
-
-func needRedisAt(t testing.TB, addr string) *goredis.Client {
-	t.Helper()
-	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s does not answer (required under CI=true): %v", addr, err)
-		}
-		t.Skipf("skipping: Redis at %s does not answer: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
-var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // uniqueKey returns a channel prefix of its own for the test.
-func uniqueKey(t testing.TB) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("siotest-%s-%x", nonWord.ReplaceAllString(t.Name(), "-"), b)
-}
-
-// quietLogger drops everything.
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func uniqueKey(t testing.TB) string { return redistest.UniqueName(t) }
 
 // testNode is one sio server with the Redis adapter on its own httptest
 // server. Clients joining pass {"rooms": [...]} as auth; the node stores
@@ -93,9 +39,9 @@ type testNode struct {
 func newNode(t testing.TB, name string, rdb goredis.UniversalClient, opts redis.Options) *testNode {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = quietLogger()
+		opts.Logger = redistest.QuietLogger()
 	}
-	srv, err := socketio.NewServer(socketio.Config{Adapter: redis.NewAdapter(rdb, opts), Logger: quietLogger()})
+	srv, err := socketio.NewServer(socketio.Config{Adapter: redis.NewAdapter(rdb, opts), Logger: redistest.QuietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,23 +86,8 @@ func newCluster(t testing.TB, rdb goredis.UniversalClient, count int, opts redis
 	for i := range nodes {
 		nodes[i] = newNode(t, string(rune('A'+i)), rdb, opts)
 	}
-	waitServerCount(t, nodes[0].adapter("/"), count)
+	redistest.WaitServerCount(t, nodes[0].adapter("/"), count)
 	return nodes
-}
-
-func waitServerCount(t testing.TB, a *redis.Adapter, want int) {
-	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		n, err := a.ServerCount(context.Background())
-		if err == nil && n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server count %d (%v), want %d", n, err, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // ---------------------------------------------------------------------------
@@ -182,20 +113,7 @@ type tclient struct {
 // dial connects a client to namespace nsp of node n with the given rooms.
 func dial(t testing.TB, n *testNode, name, nsp string, rooms ...string) *tclient {
 	t.Helper()
-	conn, err := net.Dial("tcp", n.hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var key [16]byte
-	_, _ = rand.Read(key[:])
-	fmt.Fprintf(conn, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"+
-		"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		n.hs.Listener.Addr(), base64.StdEncoding.EncodeToString(key[:]))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("websocket handshake: %v %v", resp, err)
-	}
+	conn, br := redistest.DialWebSocket(t, n.hs.Listener.Addr().String(), name)
 	c := &tclient{t: t, name: name, conn: conn, nsp: nsp, events: make(chan *sio.Packet, 256),
 		gone: make(chan struct{}), done: make(chan struct{})}
 	connected := make(chan string, 1)
@@ -231,7 +149,7 @@ func (c *tclient) read(br *bufio.Reader, connected chan<- string) {
 	defer c.once.Do(func() { close(c.gone) })
 	var dec sio.Decoder
 	for {
-		op, payload, err := readFrame(br)
+		op, payload, err := redistest.ReadFrame(br)
 		if err != nil {
 			return
 		}
@@ -355,63 +273,7 @@ func (c *tclient) expectDisconnect() {
 func (c *tclient) writeFrame(op byte, payload []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	hdr := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, 0x80|byte(n))
-	case n < 1<<16:
-		hdr = append(hdr, 0x80|126, byte(n>>8), byte(n))
-	default:
-		hdr = append(hdr, 0x80|127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	hdr = append(hdr, mask[:]...)
-	body := make([]byte, len(payload))
-	for i, b := range payload {
-		body[i] = b ^ mask[i%4]
-	}
-	_, _ = c.conn.Write(append(hdr, body...))
-}
-
-func readFrame(br *bufio.Reader) (op byte, payload []byte, err error) {
-	for {
-		var h [2]byte
-		if _, err = io.ReadFull(br, h[:]); err != nil {
-			return 0, nil, err
-		}
-		fin, opcode := h[0]&0x80 != 0, h[0]&0x0f
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err = io.ReadFull(br, b[:]); err != nil {
-				return 0, nil, err
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err = io.ReadFull(br, b[:]); err != nil {
-				return 0, nil, err
-			}
-			n = binary.BigEndian.Uint64(b[:])
-		}
-		if h[1]&0x80 != 0 {
-			return 0, nil, errors.New("masked server frame")
-		}
-		buf := make([]byte, n)
-		if _, err = io.ReadFull(br, buf); err != nil {
-			return 0, nil, err
-		}
-		if opcode != 0 {
-			op = opcode
-		}
-		payload = append(payload, buf...)
-		if fin {
-			return op, payload, nil
-		}
-	}
+	_ = redistest.WriteFrame(c.conn, op, payload)
 }
 
 // fence emits a "fence" event from n to every socket of nsp, and checks

@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redis"
 )
 
@@ -47,8 +48,8 @@ func (h *levelLog) take() []string {
 // A Redis outage is one warning however many operations fail, and its
 // end one line at Info level.
 func TestRedisOutageLoggedOnce(t *testing.T) {
-	rs := startRedisServer(t)
-	rdb := goredis.NewClient(&goredis.Options{Addr: rs.addr(), DialTimeout: 300 * time.Millisecond,
+	rs := redistest.StartServer(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr(), DialTimeout: 300 * time.Millisecond,
 		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	logs := &levelLog{}
@@ -63,7 +64,7 @@ func TestRedisOutageLoggedOnce(t *testing.T) {
 	}
 
 	for outage := range 2 {
-		rs.stop()
+		rs.Stop()
 		for range 3 {
 			if err := A.srv.Emit("during"); err == nil {
 				t.Fatal("publishing while Redis is down did not fail")
@@ -79,8 +80,8 @@ func TestRedisOutageLoggedOnce(t *testing.T) {
 			t.Fatalf("outage %d: logged %q, want one warning", outage, got)
 		}
 
-		rs.start()
-		waitServerCount(t, A.adapter("/"), 1)
+		rs.Start()
+		redistest.WaitServerCount(t, A.adapter("/"), 1)
 		deadline := time.Now().Add(waitLong)
 		for A.srv.Emit("after") != nil {
 			if time.Now().After(deadline) {

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,68 +14,13 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redis"
 )
 
-// redisServer is a redis-server process of the test's own.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	port string
-	cmd  *exec.Cmd
-}
-
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server not found (required under CI=true): %v", err)
-		}
-		t.Skipf("skipping: redis-server not found: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close()
-	s := &redisServer{t: t, bin: bin, port: port}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + s.port }
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", s.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer rdb.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for rdb.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			s.t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
-
 func TestRedisRestart(t *testing.T) {
-	rs := startRedisServer(t)
-	rdb := goredis.NewClient(&goredis.Options{Addr: rs.addr(), DialTimeout: 300 * time.Millisecond,
+	rs := redistest.StartServer(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr(), DialTimeout: 300 * time.Millisecond,
 		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	opts := redis.Options{Key: uniqueKey(t), RequestsTimeout: time.Second}
@@ -99,7 +41,7 @@ func TestRedisRestart(t *testing.T) {
 	b1.expect("before", "[]")
 
 	// Redis goes away: local delivery goes on, cluster requests fail.
-	rs.stop()
+	rs.Stop()
 	if err := A.srv.Emit("during"); err == nil {
 		t.Error("publishing while Redis is down did not fail")
 	}
@@ -132,10 +74,10 @@ func TestRedisRestart(t *testing.T) {
 	}
 
 	// Redis is back on the same port: the subscriptions are renewed.
-	rs.start()
+	rs.Start()
 	restarted := time.Now()
-	waitServerCount(t, A.adapter("/"), 2)
-	waitServerCount(t, B.adapter("/"), 2)
+	redistest.WaitServerCount(t, A.adapter("/"), 2)
+	redistest.WaitServerCount(t, B.adapter("/"), 2)
 	t.Logf("subscriptions renewed %v after the restart", time.Since(restarted).Round(time.Millisecond))
 
 	const n = 50
@@ -176,9 +118,9 @@ func TestRedisRestart(t *testing.T) {
 // TestCloseStopsGoroutines checks that closing the servers (and so their
 // adapters) leaves no goroutine of the adapter or of go-redis behind.
 func TestCloseStopsGoroutines(t *testing.T) {
-	rdb0 := needRedis(t)
+	rdb0 := redistest.NeedRedis(t)
 	_ = rdb0
-	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+	rdb := goredis.NewClient(&goredis.Options{Addr: redistest.Addr})
 	opts := redis.Options{Key: uniqueKey(t)}
 	nodes := newCluster(t, rdb, 2, opts)
 	c := dial(t, nodes[1], "c", "/")
@@ -212,7 +154,7 @@ func leftovers() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out strings.Builder
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "sio/adapter/redis.") || strings.Contains(g, "redis/go-redis/v9") {
+		if strings.Contains(g, "sio/adapter/redis.") || strings.Contains(g, "sio/adapter/internal/cluster.") || strings.Contains(g, "redis/go-redis/v9") {
 			fmt.Fprintln(&out, g)
 		}
 	}

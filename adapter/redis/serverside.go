@@ -6,9 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
-	"sync"
 
+	"github.com/go-sio/sio/adapter/internal/cluster"
 	"github.com/go-sio/sio/adapter/redis/wire"
 	"github.com/go-sio/sio/parser/sio"
 )
@@ -54,14 +53,12 @@ type ServerSideEvent struct {
 	// Args are the raw JSON arguments.
 	Args []json.RawMessage
 
-	mu        sync.Mutex
-	reply     func(json.RawMessage)
-	wantedAck bool
+	reply cluster.Reply[json.RawMessage]
 }
 
 // WantsAck reports whether the sender waits for an acknowledgement.
 func (e *ServerSideEvent) WantsAck() bool {
-	return e.wantedAck
+	return e.reply.Wanted()
 }
 
 // Ack sends reply (encoded as JSON) as this server's acknowledgement.
@@ -70,18 +67,7 @@ func (e *ServerSideEvent) Ack(reply any) error {
 	if err != nil {
 		return fmt.Errorf("adapter/redis: encoding acknowledgement: %w", err)
 	}
-	e.mu.Lock()
-	fn := e.reply
-	e.reply = nil
-	e.mu.Unlock()
-	if fn == nil {
-		if e.wantedAck {
-			return ErrAckSent
-		}
-		return ErrNoAck
-	}
-	fn(raw)
-	return nil
+	return e.reply.Send(raw, ErrNoAck, ErrAckSent)
 }
 
 func marshalJSON(v any) (json.RawMessage, error) {
@@ -130,36 +116,30 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, event string, args 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := a.opContext(ctx, 0)
-	defer cancel()
-	n, err := a.ServerCount(ctx)
+	var responses []json.RawMessage // nil until published
+	err = a.core.Collect(ctx, "serverSideEmit", 0, func(ctx context.Context, servers int) error {
+		req := &request{Type: wire.ServerSideEmit, Want: servers - 1}
+		unregister, err := a.startRequest(ctx, &wire.Request{Type: wire.ServerSideEmit, Data: data}, req)
+		if err != nil {
+			return err
+		}
+		defer unregister()
+		err = a.core.Await(ctx, req)
+		responses = a.core.Responses(req)
+		return err
+	})
 	if err != nil {
-		return nil, clusterError("serverSideEmit", err)
+		return responses, err
 	}
-	if n-1 <= 0 {
-		return []json.RawMessage{}, nil
-	}
-	req := &request{typ: wire.ServerSideEmit, numSub: n - 1}
-	unregister, err := a.startRequest(ctx, &wire.Request{Type: wire.ServerSideEmit, Data: data}, req)
-	if err != nil {
-		return nil, clusterError("serverSideEmit", err)
-	}
-	defer unregister()
-	err = a.wait(ctx, req)
-	a.mu.Lock()
-	responses := append([]json.RawMessage{}, req.responses...)
-	a.mu.Unlock()
-	if err != nil {
-		return responses, clusterError("serverSideEmit", err)
+	if responses == nil {
+		responses = []json.RawMessage{} // this server is alone
 	}
 	return responses, nil
 }
 
 // OnServerSideEmit implements ServerSideEmitter.
 func (a *Adapter) OnServerSideEmit(fn func(*ServerSideEvent)) {
-	a.mu.Lock()
-	a.handlers = append(a.handlers, fn)
-	a.mu.Unlock()
+	a.core.OnEvent(fn)
 }
 
 func (a *Adapter) onServerSideEmit(r *wire.Request) {
@@ -173,57 +153,7 @@ func (a *Adapter) onServerSideEmit(r *wire.Request) {
 		// Node answers these on the shared response channel, whatever
 		// publishOnSpecificResponseChannel says.
 		id := r.RequestID
-		e.wantedAck = true
-		e.reply = func(raw json.RawMessage) { a.respond(a.ch.Response, wire.EncodeServerSideAck(id, raw)) }
+		e.reply.Expect(func(raw json.RawMessage) { a.core.Respond(a.ch.Response, wire.EncodeServerSideAck(id, raw)) })
 	}
-	a.mu.Lock()
-	handlers := append([]func(*ServerSideEvent){}, a.handlers...)
-	a.mu.Unlock()
-	a.enqueue(func() {
-		for _, h := range handlers {
-			h(e)
-		}
-	})
-}
-
-// enqueue runs f after the handlers queued before it, on a goroutine that
-// exists while there is work.
-func (a *Adapter) enqueue(f func()) {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return
-	}
-	a.queue = append(a.queue, f)
-	if a.running {
-		a.mu.Unlock()
-		return
-	}
-	a.running = true
-	a.mu.Unlock()
-	go a.drain()
-}
-
-func (a *Adapter) drain() {
-	for {
-		a.mu.Lock()
-		if len(a.queue) == 0 || a.closed {
-			a.queue = nil
-			a.running = false
-			a.mu.Unlock()
-			return
-		}
-		f := a.queue[0]
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
-		a.mu.Unlock()
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					a.log.Error("adapter/redis: panic in a server-side event handler", "panic", r, "stack", string(debug.Stack()))
-				}
-			}()
-			f()
-		}()
-	}
+	a.core.Dispatch(e)
 }

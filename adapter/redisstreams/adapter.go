@@ -9,12 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/cluster"
 	"github.com/go-sio/sio/adapter/redis/wire"
 	"github.com/go-sio/sio/parser/sio"
 )
@@ -38,18 +37,7 @@ type Adapter struct {
 	public  string // <prefix>#<nsp>#
 	private string // <prefix>#<nsp>#<uid>#
 	log     *slog.Logger
-
-	life context.Context // canceled by Close
-	stop context.CancelFunc
-
-	mu       sync.Mutex
-	closed   bool
-	requests map[string]*request
-	acks     map[string]*ackRequest
-	handlers []func(*ServerSideEvent)
-	queue    []func() // server-side events waiting for the handlers
-	running  bool
-	wg       sync.WaitGroup // response publishers
+	core    *cluster.Core[*ServerSideEvent, wire.ClusterType]
 }
 
 var (
@@ -66,18 +54,24 @@ func newAdapter(n *node, ns adapter.Namespace) *Adapter {
 	mem, _ := adapter.NewMemory(plainNamespace{ns}).(*adapter.Memory)
 	name := ns.Name()
 	a := &Adapter{
-		Memory:   mem,
-		node:     n,
-		ns:       ns,
-		name:     name,
-		stream:   StreamName(n.opts.StreamName, n.opts.StreamCount, name),
-		public:   n.opts.ChannelPrefix + "#" + name + "#",
-		private:  n.opts.ChannelPrefix + "#" + name + "#" + n.uid + "#",
-		log:      n.log.With("nsp", name),
-		requests: map[string]*request{},
-		acks:     map[string]*ackRequest{},
+		Memory:  mem,
+		node:    n,
+		ns:      ns,
+		name:    name,
+		stream:  StreamName(n.opts.StreamName, n.opts.StreamCount, name),
+		public:  n.opts.ChannelPrefix + "#" + name + "#",
+		private: n.opts.ChannelPrefix + "#" + name + "#" + n.uid + "#",
+		log:     n.log.With("nsp", name),
 	}
-	a.life, a.stop = context.WithCancel(context.Background())
+	a.core = cluster.New[*ServerSideEvent, wire.ClusterType](cluster.Config{
+		Prefix:          "adapter/redisstreams",
+		ErrClosed:       ErrClosed,
+		Timeout:         n.opts.RequestTimeout,
+		Log:             a.log,
+		Publish:         a.publishPayload,
+		ServerCount:     a.ServerCount,
+		WaitForHandlers: true,
+	})
 	return a
 }
 
@@ -91,33 +85,6 @@ func randomID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// errRequestTimeout is the cause of a context that timed out on the
-// adapter's own bound.
-var errRequestTimeout = errors.New("request timeout")
-
-// opContext bounds ctx with d (RequestTimeout when d <= 0).
-func (a *Adapter) opContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		d = a.node.opts.RequestTimeout
-	}
-	return context.WithTimeoutCause(ctx, d, errRequestTimeout)
-}
-
-// clusterError wraps the failure of the cluster part of op; a Redis error
-// is reported as a timeout (wrapping adapter.ErrTimeout and the cause).
-func clusterError(op string, err error) error {
-	if errors.Is(err, adapter.ErrTimeout) || errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("adapter/redisstreams: %s: %w", op, err)
-	}
-	return fmt.Errorf("adapter/redisstreams: %s: %w: %w", op, adapter.ErrTimeout, err)
-}
-
-func (a *Adapter) isClosed() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.closed
 }
 
 // recovery reports whether the server has connection state recovery on.
@@ -137,7 +104,7 @@ func (a *Adapter) xadd(ctx context.Context, m *wire.ClusterMessage) (string, err
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
 	id, err := a.node.client.XAdd(ctx, &goredis.XAddArgs{
 		Stream: a.stream,
@@ -156,9 +123,14 @@ func (a *Adapter) publish(ctx context.Context, channel string, m *wire.ClusterMe
 	if err != nil {
 		return err
 	}
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
-	err = a.node.client.Publish(ctx, channel, payload).Err()
+	return a.publishPayload(ctx, channel, payload)
+}
+
+// publishPayload sends payload on channel.
+func (a *Adapter) publishPayload(ctx context.Context, channel string, payload []byte) error {
+	err := a.node.client.Publish(ctx, channel, payload).Err()
 	a.node.redisResult(err)
 	return err
 }
@@ -170,24 +142,7 @@ func (a *Adapter) respond(uid string, m *wire.ClusterMessage) {
 		a.node.faults.Warn(a.log, "adapter/redisstreams: cannot encode a response", "type", m.Type, "err", err)
 		return
 	}
-	channel := a.node.opts.ChannelPrefix + "#" + a.name + "#" + uid + "#"
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return
-	}
-	a.wg.Add(1)
-	a.mu.Unlock()
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.life, a.node.opts.RequestTimeout)
-		defer cancel()
-		err := a.node.client.Publish(ctx, channel, payload).Err()
-		a.node.redisResult(err)
-		if err != nil {
-			a.log.Debug("adapter/redisstreams: publishing a response", "channel", channel, "err", err)
-		}
-	}()
+	a.core.Respond(a.node.opts.ChannelPrefix+"#"+a.name+"#"+uid+"#", payload)
 }
 
 // ---------------------------------------------------------------------------
@@ -205,7 +160,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Opt
 	if opts.Flags.Local {
 		return a.Memory.Broadcast(ctx, p, opts)
 	}
-	if a.isClosed() {
+	if a.core.Closed() {
 		_ = a.Memory.Broadcast(ctx, p, opts)
 		return ErrClosed
 	}
@@ -234,12 +189,6 @@ func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Opt
 	return a.Memory.Broadcast(ctx, adapter.WithOffset(p, id), opts)
 }
 
-// ackRequest routes the responses to a broadcast with acknowledgements.
-type ackRequest struct {
-	onCount func(int)
-	onAck   adapter.AckFunc
-}
-
 // BroadcastWithAck delivers p to the local sockets and, unless
 // opts.Flags.Local, asks the other servers to deliver it too. onCount is
 // called once per server with the number of sockets it reached; onAck for
@@ -259,83 +208,29 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, p *sio.Packet, opts adap
 	if err != nil {
 		return fmt.Errorf("adapter/redisstreams: broadcast: %w", err)
 	}
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	a.acks[id] = &ackRequest{onCount: onCount, onAck: onAck}
-	a.mu.Unlock()
-	forget := func() {
-		a.mu.Lock()
-		delete(a.acks, id)
-		a.mu.Unlock()
-	}
-	if d := opts.Flags.Timeout; d > 0 {
-		time.AfterFunc(d, forget)
-	}
-	context.AfterFunc(ctx, forget)
-
-	_ = a.Memory.BroadcastWithAck(ctx, p, opts, onCount, onAck)
-
-	pctx, cancel := a.opContext(ctx, 0)
-	defer cancel()
-	if err := a.node.client.Publish(pctx, a.public, payload).Err(); err != nil {
-		forget()
-		return fmt.Errorf("adapter/redisstreams: broadcast: %w", err)
-	}
-	return nil
+	return a.core.BroadcastWithAck(ctx, id, a.Memory, p, opts, onCount, onAck, func(ctx context.Context) error {
+		if err := a.node.client.Publish(ctx, a.public, payload).Err(); err != nil {
+			return fmt.Errorf("adapter/redisstreams: broadcast: %w", err)
+		}
+		return nil
+	})
 }
 
 // ServerCount is the number of servers subscribed to this namespace's
 // public channel (PUBSUB NUMSUB, summed over the nodes of a Redis
 // Cluster), at least 1.
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
-	var total int64
-	switch c := a.node.client.(type) {
-	case *goredis.ClusterClient:
-		var mu sync.Mutex
-		err := c.ForEachShard(ctx, func(ctx context.Context, shard *goredis.Client) error {
-			m, err := shard.PubSubNumSub(ctx, a.public).Result()
-			mu.Lock()
-			total += m[a.public]
-			mu.Unlock()
-			return err
-		})
-		if err != nil {
-			return 0, fmt.Errorf("adapter/redisstreams: server count: %w", err)
-		}
-	default:
-		m, err := c.PubSubNumSub(ctx, a.public).Result()
-		if err != nil {
-			return 0, fmt.Errorf("adapter/redisstreams: server count: %w", err)
-		}
-		total = m[a.public]
+	n, err := cluster.ServerCount(ctx, a.node.client, a.public)
+	if err != nil {
+		return 0, fmt.Errorf("adapter/redisstreams: server count: %w", err)
 	}
-	return max(int(total), 1), nil
+	return n, nil
 }
 
 // request is a request waiting for the responses of the other servers.
-type request struct {
-	typ       wire.ClusterType
-	expected  int
-	got       int
-	sockets   []adapter.SocketInfo
-	responses []json.RawMessage
-	done      chan struct{}
-	finished  bool
-	err       error // set when the adapter closed first
-}
-
-// finish completes req. Called with mu held.
-func (req *request) finish() {
-	if !req.finished {
-		req.finished = true
-		close(req.done)
-	}
-}
+type request = cluster.Request[wire.ClusterType]
 
 // ask publishes m (given a fresh request id) on the public channel and
 // waits for req to complete or ctx to end.
@@ -345,37 +240,9 @@ func (a *Adapter) ask(ctx context.Context, m *wire.ClusterMessage, req *request)
 	if err != nil {
 		return err
 	}
-	req.done = make(chan struct{})
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	a.requests[m.RequestID] = req
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		delete(a.requests, m.RequestID)
-		a.mu.Unlock()
-	}()
-	if err := a.node.client.Publish(ctx, a.public, payload).Err(); err != nil {
-		return err
-	}
-	select {
-	case <-req.done:
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return req.err
-	case <-ctx.Done():
-		cause := context.Cause(ctx)
-		if errors.Is(cause, errRequestTimeout) || errors.Is(cause, context.DeadlineExceeded) {
-			a.mu.Lock()
-			got, want := req.got, req.expected
-			a.mu.Unlock()
-			return fmt.Errorf("%w: %d of %d responses", adapter.ErrTimeout, got, want)
-		}
-		return ctx.Err()
-	}
+	return a.core.Ask(ctx, m.RequestID, req, func(ctx context.Context) error {
+		return a.node.client.Publish(ctx, a.public, payload).Err()
+	})
 }
 
 // FetchSockets describes the selected sockets of every server. It waits
@@ -385,24 +252,17 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts adapter.Options) ([]ada
 	if opts.Flags.Local {
 		return local, nil
 	}
-	ctx, cancel := a.opContext(ctx, opts.Flags.Timeout)
-	defer cancel()
-	n, err := a.ServerCount(ctx)
+	req := &request{Type: wire.ClusterFetchSockets, Sockets: local}
+	err := a.core.Collect(ctx, "fetchSockets", opts.Flags.Timeout, func(ctx context.Context, servers int) error {
+		req.Want = servers - 1
+		m := a.message(wire.ClusterFetchSockets)
+		m.Opts = wire.OptsOf(opts)
+		return a.ask(ctx, m, req)
+	})
 	if err != nil {
-		return nil, clusterError("fetchSockets", err)
+		return nil, err
 	}
-	if n <= 1 {
-		return local, nil
-	}
-	m := a.message(wire.ClusterFetchSockets)
-	m.Opts = wire.OptsOf(opts)
-	req := &request{typ: wire.ClusterFetchSockets, expected: n - 1, sockets: local}
-	if err := a.ask(ctx, m, req); err != nil {
-		return nil, clusterError("fetchSockets", err)
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return req.sockets, nil
+	return req.Sockets, nil
 }
 
 // AddSockets makes the selected sockets of every server join rooms.
@@ -440,7 +300,7 @@ func (a *Adapter) DisconnectSockets(ctx context.Context, opts adapter.Options, c
 
 // notify appends a message that expects no response to the stream.
 func (a *Adapter) notify(ctx context.Context, op string, m *wire.ClusterMessage) error {
-	if a.isClosed() {
+	if a.core.Closed() {
 		return ErrClosed
 	}
 	if _, err := a.xadd(ctx, m); err != nil {
@@ -454,24 +314,7 @@ func (a *Adapter) notify(ctx context.Context, op string, m *wire.ClusterMessage)
 // of a Factory stops its stream readers and subscription, and returns
 // once their goroutines have ended. It does not close the Redis client.
 func (a *Adapter) Close() error {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return nil
-	}
-	a.closed = true
-	for _, req := range a.requests {
-		if !req.finished {
-			req.err = ErrClosed
-			req.finish()
-		}
-	}
-	clear(a.acks)
-	a.queue = nil
-	a.mu.Unlock()
-	a.stop()
-	a.node.remove(a)
-	a.wg.Wait()
+	a.core.Close(func() { a.node.remove(a) })
 	return nil
 }
 
@@ -498,7 +341,7 @@ func (a *Adapter) onMessage(m *wire.ClusterMessage, offset string) {
 			a.log.Error("adapter/redisstreams: panic handling a message", "type", m.Type, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
-	if m.UID == a.node.uid || m.Nsp != a.name || a.isClosed() {
+	if m.UID == a.node.uid || m.Nsp != a.name || a.core.Closed() {
 		return
 	}
 	ctx := context.Background()
@@ -557,40 +400,29 @@ func (a *Adapter) onBroadcastWithAck(m *wire.ClusterMessage) {
 }
 
 func (a *Adapter) onResponse(m *wire.ClusterMessage) {
-	a.mu.Lock()
-	if ar := a.acks[m.RequestID]; ar != nil {
-		a.mu.Unlock()
+	if acks := a.core.AcksOf(m.RequestID); acks != nil {
 		switch m.Type {
 		case wire.ClusterBroadcastClientCount:
-			if ar.onCount != nil {
-				ar.onCount(m.ClientCount)
-			}
+			acks.Count(m.ClientCount)
 		case wire.ClusterBroadcastAck:
-			if ar.onAck != nil {
-				ar.onAck("", m.Value)
+			acks.Ack(m.Value)
+		}
+		return
+	}
+	a.core.Update(m.RequestID, func(req *request) bool {
+		switch {
+		case req.Type == wire.ClusterFetchSockets && m.Type == wire.ClusterFetchSocketsResponse:
+			req.Sockets = append(req.Sockets, m.Sockets...)
+		case req.Type == wire.ClusterServerSideEmit && m.Type == wire.ClusterServerSideEmitResponse:
+			v := json.RawMessage("null")
+			if args, err := sio.SplitAck(m.Value.Data); err == nil && len(args) > 0 {
+				v = args[0]
 			}
+			req.Responses = append(req.Responses, v)
+		default:
+			return false
 		}
-		return
-	}
-	defer a.mu.Unlock()
-	req := a.requests[m.RequestID]
-	if req == nil || req.finished {
-		return
-	}
-	switch {
-	case req.typ == wire.ClusterFetchSockets && m.Type == wire.ClusterFetchSocketsResponse:
-		req.sockets = append(req.sockets, m.Sockets...)
-	case req.typ == wire.ClusterServerSideEmit && m.Type == wire.ClusterServerSideEmitResponse:
-		v := json.RawMessage("null")
-		if args, err := sio.SplitAck(m.Value.Data); err == nil && len(args) > 0 {
-			v = args[0]
-		}
-		req.responses = append(req.responses, v)
-	default:
-		return
-	}
-	req.got++
-	if req.got >= req.expected {
-		req.finish()
-	}
+		req.Got++
+		return true
+	})
 }

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redisstreams"
 	"github.com/go-sio/sio/parser/sio"
 )
@@ -45,11 +46,11 @@ func TestStreamName(t *testing.T) {
 // twoServers starts servers A and B on the same stream, each with
 // namespace "/" and sockets a1 (room r1), a2 on A, b1 (r1), b2 (r2) on B.
 func twoServers(t *testing.T, recovery time.Duration) (*goredis.Client, redisstreams.Options, *server, *server) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := uniqueOptions(t, rdb)
 	a := newServer(t, "A", rdb, opts, recovery)
 	b := newServer(t, "B", rdb, opts, recovery)
-	waitServerCount(t, a.ad["/"], 2)
+	redistest.WaitServerCount(t, a.ad["/"], 2)
 	a.connect("/", []string{"r1"}, "a1")
 	a.connect("/", nil, "a2")
 	b.connect("/", []string{"r1"}, "b1")
@@ -211,7 +212,7 @@ func TestOffsetsWithRecovery(t *testing.T) {
 
 	plain := newServer(t, "C", rdb, opts, 0)
 	plain.connect("/", nil, "c1")
-	waitServerCount(t, a.ad["/"], 3)
+	redistest.WaitServerCount(t, a.ad["/"], 3)
 	if err := b.ad["/"].Broadcast(ctx, event(`["x"]`), adapter.Options{Rooms: []string{"c1", "a2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,14 +304,14 @@ func TestFetchSocketsAndServerCount(t *testing.T) {
 
 	// A third server that never answers: the request times out.
 	c := newServer(t, "C", rdb, opts, 0)
-	waitServerCount(t, a.ad["/"], 3)
+	redistest.WaitServerCount(t, a.ad["/"], 3)
 	_ = c.ad["/"].Close()
 	silent := rdb.Subscribe(ctx, opts.ChannelPrefix+"#/#")
 	defer silent.Close()
 	if _, err := silent.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitServerCount(t, a.ad["/"], 3)
+	redistest.WaitServerCount(t, a.ad["/"], 3)
 	start := time.Now()
 	_, err = a.ad["/"].FetchSockets(ctx, adapter.Options{Flags: adapter.Flags{Timeout: 300 * time.Millisecond}})
 	if !errors.Is(err, adapter.ErrTimeout) || !strings.Contains(err.Error(), "1 of 2 responses") {
@@ -321,7 +322,7 @@ func TestFetchSocketsAndServerCount(t *testing.T) {
 	}
 	_ = silent.Close()
 	_ = b.ad["/"].Close()
-	waitServerCount(t, a.ad["/"], 1)
+	redistest.WaitServerCount(t, a.ad["/"], 1)
 }
 
 func TestBroadcastWithAckAcrossServers(t *testing.T) {

@@ -13,11 +13,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redisstreams"
 )
 
 func TestMalformedInputIsDropped(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := uniqueOptions(t, rdb)
 	logs := &logRecorder{}
 	opts.Logger = slog.New(logs)
@@ -165,7 +166,7 @@ func waitGoroutines(t *testing.T, n int) {
 }
 
 func TestCloseLeavesNoGoroutine(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := uniqueOptions(t, rdb)
 	opts.StreamCount = 3
 	ctx := context.Background()
@@ -173,7 +174,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 
 	a := newServer(t, "A", rdb, opts, time.Minute, "/", "/admin")
 	b := newServer(t, "B", rdb, opts, time.Minute, "/", "/admin")
-	waitServerCount(t, a.ad["/admin"], 2)
+	redistest.WaitServerCount(t, a.ad["/admin"], 2)
 	a.connect("/admin", nil, "a1")
 	b.connect("/admin", nil, "b1")
 	if err := a.ad["/admin"].Broadcast(ctx, event(`["x"]`), adapter.Options{}); err != nil {
@@ -200,7 +201,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	// The factory starts again.
 	c := a.open("/")
 	d := b.open("/")
-	waitServerCount(t, c, 2)
+	redistest.WaitServerCount(t, c, 2)
 	a.connect("/", nil, "a1")
 	if err := d.Broadcast(ctx, event(`["again"]`), adapter.Options{}); err != nil {
 		t.Fatal(err)
@@ -217,15 +218,15 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 // the entries added meanwhile are delivered, in order, with at most one
 // warning (go-redis may retry the XREAD on a new connection itself).
 func TestReaderResumes(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := uniqueOptions(t, rdb)
 	logs := &logRecorder{}
 	opts.Logger = slog.New(logs)
 	name := opts.StreamName
-	client := goredis.NewClient(&goredis.Options{Addr: redisAddr, ClientName: name})
+	client := goredis.NewClient(&goredis.Options{Addr: redistest.Addr, ClientName: name})
 	defer client.Close()
 	a := newServer(t, "A", client, opts, 0)
-	opts.Logger = quietLogger()
+	opts.Logger = redistest.QuietLogger()
 	b := newServer(t, "B", rdb, opts, 0)
 	a.connect("/", nil, "a1")
 	ctx := context.Background()
@@ -274,10 +275,10 @@ func TestReaderResumes(t *testing.T) {
 // the client at the same time (the test is for -race; a few fresh
 // clients, since the race detector may miss one).
 func TestFreshClient(t *testing.T) {
-	opts := uniqueOptions(t, needRedis(t))
+	opts := uniqueOptions(t, redistest.NeedRedis(t))
 	ctx := context.Background()
 	for range 20 {
-		rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+		rdb := goredis.NewClient(&goredis.Options{Addr: redistest.Addr})
 		used := make(chan error, 1)
 		go func() { used <- rdb.Ping(ctx).Err() }()
 		a := newServer(t, "A", rdb, opts, time.Minute)
@@ -285,7 +286,7 @@ func TestFreshClient(t *testing.T) {
 		if err := <-used; err != nil {
 			t.Fatal(err)
 		}
-		waitServerCount(t, a.ad["/"], 2)
+		redistest.WaitServerCount(t, a.ad["/"], 2)
 		a.connect("/", nil, "a1")
 		if err := b.ad["/"].Broadcast(ctx, event(`["x"]`), adapter.Options{}); err != nil {
 			t.Fatal(err)

@@ -2,12 +2,9 @@ package redisstreams_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,53 +14,20 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redisstreams"
 	"github.com/go-sio/sio/parser/sio"
 )
 
-const (
-	redisAddr = "127.0.0.1:6379"
-	waitLong  = 5 * time.Second
-)
+const waitLong = redistest.WaitLong
 
-// TestMain silences go-redis' own logger: the failure tests make it
-// report every failed dial.
-func TestMain(m *testing.M) {
-	goredis.SetLogger(quietRedisLogger{})
-	os.Exit(m.Run())
-}
-
-type quietRedisLogger struct{}
-
-func (quietRedisLogger) Printf(context.Context, string, ...any) {}
-
-// needRedis returns a client of the test Redis, or skips the test when it
-// does not answer (fails it under CI=true).
-func needRedis(t testing.TB) *goredis.Client {
-	t.Helper()
-	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s does not answer (required under CI=true): %v", redisAddr, err)
-		}
-		t.Skipf("skipping: Redis at %s does not answer: %v", redisAddr, err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
-var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // uniqueOptions returns options with a stream name, channel prefix and
 // session prefix of the test's own; the streams and sessions are deleted
 // when the test ends.
 func uniqueOptions(t testing.TB, rdb *goredis.Client) redisstreams.Options {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := fmt.Sprintf("siotest-%s-%x", nonWord.ReplaceAllString(t.Name(), "-"), b)
+	name := redistest.UniqueName(t)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		for _, pattern := range []string{name, name + "-*", name + ":*"} {
@@ -77,11 +41,9 @@ func uniqueOptions(t testing.TB, rdb *goredis.Client) redisstreams.Options {
 		StreamName:       name,
 		ChannelPrefix:    name,
 		SessionKeyPrefix: name + ":session:",
-		Logger:           quietLogger(),
+		Logger:           redistest.QuietLogger(),
 	}
 }
-
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // sent is one Send or SendWithAck call of a fakeNS.
 type sent struct {
@@ -241,21 +203,6 @@ func (s *server) close() {
 func (s *server) connect(nsp string, rooms []string, ids ...string) {
 	for _, id := range ids {
 		s.ad[nsp].AddAll(id, append([]string{id}, rooms...)...)
-	}
-}
-
-func waitServerCount(t testing.TB, a *redisstreams.Adapter, want int) {
-	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		n, err := a.ServerCount(context.Background())
-		if err == nil && n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server count %d (%v), want %d", n, err, want)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

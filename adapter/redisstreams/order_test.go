@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/parser/sio"
 )
 
@@ -84,12 +85,12 @@ func TestOwnBroadcastsInStreamOrder(t *testing.T) {
 // A server's own broadcast waits for its reader at most RequestTimeout,
 // then is delivered anyway, once.
 func TestOwnBroadcastWaitsAtMostRequestTimeout(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := uniqueOptions(t, rdb)
 	opts.RequestTimeout = 300 * time.Millisecond
 	a := newServer(t, "A", rdb, opts, time.Minute)
 	b := newServer(t, "B", rdb, opts, time.Minute)
-	waitServerCount(t, a.ad["/"], 2)
+	redistest.WaitServerCount(t, a.ad["/"], 2)
 	b.connect("/", nil, "b1")
 	ctx := context.Background()
 	B := b.ns["/"]

@@ -3,9 +3,6 @@ package redisstreams_test
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"sync"
@@ -15,68 +12,11 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redisstreams"
 	"github.com/go-sio/sio/parser/sio"
 	"github.com/go-sio/sio/socketio"
 )
-
-// redisServer is a redis-server process of the test's own, without
-// persistence: a restart loses the streams.
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	port string
-	cmd  *exec.Cmd
-}
-
-func startRedisServer(t testing.TB) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server not found (required under CI=true): %v", err)
-		}
-		t.Skipf("skipping: redis-server not found: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close()
-	s := &redisServer{t: t, bin: bin, port: port}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + s.port }
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", s.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer rdb.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for rdb.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			s.t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop kills the process (SIGKILL: no goodbye to the clients).
-func (s *redisServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
 
 // counter broadcasts "n" events numbered from 0 from one node to every
 // socket, one at a time, until stopped; on request it sends a "marker"
@@ -232,17 +172,17 @@ func TestRedisRestartUnderTraffic(t *testing.T) {
 }
 
 func testRedisRestart(t *testing.T, rec *socketio.RecoveryConfig) {
-	rs := startRedisServer(t)
+	rs := redistest.StartServer(t)
 	baseline := runtime.NumGoroutine()
-	rdb := goredis.NewClient(&goredis.Options{Addr: rs.addr(), DialTimeout: 300 * time.Millisecond,
+	rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr(), DialTimeout: 300 * time.Millisecond,
 		DialerRetries: 1, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1})
 	defer rdb.Close()
 	opts := redisstreams.Options{StreamName: "restart", ChannelPrefix: "restart", SessionKeyPrefix: "restart:session:",
 		RequestTimeout: time.Second}
 	A := newSioNode(t, "A", rdb, opts, rec)
 	B := newSioNode(t, "B", rdb, opts, rec)
-	waitServerCount(t, A.adapter(), 2)
-	waitServerCount(t, B.adapter(), 2)
+	redistest.WaitServerCount(t, A.adapter(), 2)
+	redistest.WaitServerCount(t, B.adapter(), 2)
 	var clients, onA, onB []*wsClient
 	for _, spec := range []struct {
 		n    *sioNode
@@ -272,7 +212,7 @@ func testRedisRestart(t *testing.T, rec *socketio.RecoveryConfig) {
 	})
 
 	// Redis goes away.
-	rs.stop()
+	rs.Stop()
 	killed := count.sent()
 	waitFor(t, waitLong, "a broadcast to fail", func() bool { return count.firstFailure(killed) >= 0 })
 	failed := count.firstFailure(killed)
@@ -300,10 +240,10 @@ func testRedisRestart(t *testing.T, rec *socketio.RecoveryConfig) {
 	})
 
 	// Redis is back, empty, on the same port.
-	rs.start()
+	rs.Start()
 	restarted := time.Now()
-	waitServerCount(t, A.adapter(), 2)
-	waitServerCount(t, B.adapter(), 2)
+	redistest.WaitServerCount(t, A.adapter(), 2)
+	redistest.WaitServerCount(t, B.adapter(), 2)
 	count.requestMarker()
 	waitFor(t, 10*time.Second, "the marker on B", func() bool {
 		for _, c := range onB {

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
-	"sync"
 
+	"github.com/go-sio/sio/adapter/internal/cluster"
 	"github.com/go-sio/sio/adapter/redis/wire"
 	"github.com/go-sio/sio/parser/sio"
 )
@@ -55,13 +54,11 @@ type ServerSideEvent struct {
 	Args        []json.RawMessage
 	Attachments [][]byte
 
-	mu        sync.Mutex
-	reply     func(*sio.Packet)
-	wantedAck bool
+	reply cluster.Reply[*sio.Packet]
 }
 
 // WantsAck reports whether the sender waits for an acknowledgement.
-func (e *ServerSideEvent) WantsAck() bool { return e.wantedAck }
+func (e *ServerSideEvent) WantsAck() bool { return e.reply.Wanted() }
 
 // Ack sends reply as this server's acknowledgement (a []byte, or binary
 // values inside it, stay binary).
@@ -74,18 +71,7 @@ func (e *ServerSideEvent) Ack(reply any) error {
 	if len(atts) > 0 {
 		p.Type, p.Attachments = sio.BinaryAck, atts
 	}
-	e.mu.Lock()
-	fn := e.reply
-	e.reply = nil
-	e.mu.Unlock()
-	if fn == nil {
-		if e.wantedAck {
-			return ErrAckSent
-		}
-		return ErrNoAck
-	}
-	fn(p)
-	return nil
+	return e.reply.Send(p, ErrNoAck, ErrAckSent)
 }
 
 // eventPacket encodes [event, ...args].
@@ -110,13 +96,13 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args ...any)
 	if err != nil {
 		return err
 	}
-	if a.isClosed() {
+	if a.core.Closed() {
 		return ErrClosed
 	}
 	m := a.message(wire.ClusterServerSideEmit)
 	m.Packet = p
 	if err := a.publish(ctx, a.public, m); err != nil {
-		return clusterError("serverSideEmit", err)
+		return a.core.Error("serverSideEmit", err)
 	}
 	return nil
 }
@@ -127,33 +113,27 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, event string, args 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := a.opContext(ctx, 0)
-	defer cancel()
-	n, err := a.ServerCount(ctx)
+	var responses []json.RawMessage // nil until asked
+	err = a.core.Collect(ctx, "serverSideEmit", 0, func(ctx context.Context, servers int) error {
+		m := a.message(wire.ClusterServerSideEmit)
+		m.Packet = p
+		req := &request{Type: wire.ClusterServerSideEmit, Want: servers - 1}
+		err := a.ask(ctx, m, req)
+		responses = a.core.Responses(req)
+		return err
+	})
 	if err != nil {
-		return nil, clusterError("serverSideEmit", err)
+		return responses, err
 	}
-	if n <= 1 {
-		return []json.RawMessage{}, nil
-	}
-	m := a.message(wire.ClusterServerSideEmit)
-	m.Packet = p
-	req := &request{typ: wire.ClusterServerSideEmit, expected: n - 1}
-	err = a.ask(ctx, m, req)
-	a.mu.Lock()
-	responses := append([]json.RawMessage{}, req.responses...)
-	a.mu.Unlock()
-	if err != nil {
-		return responses, clusterError("serverSideEmit", err)
+	if responses == nil {
+		responses = []json.RawMessage{} // this server is alone
 	}
 	return responses, nil
 }
 
 // OnServerSideEmit implements ServerSideEmitter.
 func (a *Adapter) OnServerSideEmit(fn func(*ServerSideEvent)) {
-	a.mu.Lock()
-	a.handlers = append(a.handlers, fn)
-	a.mu.Unlock()
+	a.core.OnEvent(fn)
 }
 
 func (a *Adapter) onServerSideEmit(m *wire.ClusterMessage) {
@@ -165,63 +145,11 @@ func (a *Adapter) onServerSideEmit(m *wire.ClusterMessage) {
 	e := &ServerSideEvent{Event: event, Args: args, Attachments: m.Packet.Attachments}
 	if m.RequestID != "" {
 		uid, id := m.UID, m.RequestID
-		e.wantedAck = true
-		e.reply = func(p *sio.Packet) {
+		e.reply.Expect(func(p *sio.Packet) {
 			r := a.message(wire.ClusterServerSideEmitResponse)
 			r.RequestID, r.Value = id, p
 			a.respond(uid, r)
-		}
+		})
 	}
-	a.mu.Lock()
-	handlers := append([]func(*ServerSideEvent){}, a.handlers...)
-	a.mu.Unlock()
-	a.enqueue(func() {
-		for _, h := range handlers {
-			h(e)
-		}
-	})
-}
-
-// enqueue runs f after the handlers queued before it, on a goroutine that
-// exists while there is work.
-func (a *Adapter) enqueue(f func()) {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return
-	}
-	a.queue = append(a.queue, f)
-	if a.running {
-		a.mu.Unlock()
-		return
-	}
-	a.running = true
-	a.wg.Add(1)
-	a.mu.Unlock()
-	go a.drain()
-}
-
-func (a *Adapter) drain() {
-	defer a.wg.Done()
-	for {
-		a.mu.Lock()
-		if len(a.queue) == 0 || a.closed {
-			a.queue = nil
-			a.running = false
-			a.mu.Unlock()
-			return
-		}
-		f := a.queue[0]
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
-		a.mu.Unlock()
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					a.log.Error("adapter/redisstreams: panic in a server-side event handler", "panic", r, "stack", string(debug.Stack()))
-				}
-			}()
-			f()
-		}()
-	}
+	a.core.Dispatch(e)
 }

@@ -35,7 +35,7 @@ func (a *Adapter) PersistSession(ctx context.Context, s adapter.Session) error {
 	if err != nil {
 		return fmt.Errorf("adapter/redisstreams: encoding session: %w", err)
 	}
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
 	ms := max(cfg.MaxDisconnectionDuration.Milliseconds(), 1)
 	if err := a.node.client.Do(ctx, "set", a.node.opts.SessionKeyPrefix+s.PID, value, "px", ms).Err(); err != nil {
@@ -53,7 +53,7 @@ func (a *Adapter) RestoreSession(ctx context.Context, pid, offset string) (adapt
 	if !offsetForm.MatchString(offset) {
 		return adapter.Session{}, nil, false, nil
 	}
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
 	client := a.node.client
 	key := a.node.opts.SessionKeyPrefix + pid
@@ -99,7 +99,7 @@ func (a *Adapter) StoredAfter(ctx context.Context, rooms []string, offset string
 	if !offsetForm.MatchString(offset) {
 		return nil, false, nil
 	}
-	ctx, cancel := a.opContext(ctx, 0)
+	ctx, cancel := a.core.OpContext(ctx, 0)
 	defer cancel()
 	at, err := a.node.client.XRange(ctx, a.stream, offset, offset).Result()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-sio/sio/adapter"
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/parser/sio"
 )
 
@@ -148,7 +149,7 @@ func missedOffset(m []adapter.StoredPacket, i int) string {
 }
 
 func TestSessionExpires(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := uniqueOptions(t, rdb)
 	a := newServer(t, "A", rdb, opts, 100*time.Millisecond)
 	ctx := context.Background()
@@ -179,7 +180,7 @@ func TestSessionExpires(t *testing.T) {
 // A session written by Node's adapter (the value of the reference
 // documentation) is restored, and one written by Go has that value.
 func TestSessionFormat(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	opts := uniqueOptions(t, rdb)
 	a := newServer(t, "A", rdb, opts, time.Minute)
 	ctx := context.Background()

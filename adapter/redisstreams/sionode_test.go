@@ -2,16 +2,11 @@ package redisstreams_test
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -21,6 +16,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redisstreams"
 	"github.com/go-sio/sio/parser/sio"
 	"github.com/go-sio/sio/socketio"
@@ -176,28 +172,7 @@ type wsClient struct {
 // dialWS opens a WebSocket connection to node n (no namespace yet).
 func dialWS(t testing.TB, n *sioNode, name string) *wsClient {
 	t.Helper()
-	addr := n.hs.Listener.Addr().String()
-	conn, err := net.DialTimeout("tcp", addr, waitLong)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var key [16]byte
-	_, _ = rand.Read(key[:])
-	_ = conn.SetDeadline(time.Now().Add(waitLong))
-	fmt.Fprintf(conn, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"+
-		"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		addr, base64.StdEncoding.EncodeToString(key[:]))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		_ = conn.Close()
-		t.Fatalf("%s: websocket handshake: %v", name, err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		_ = conn.Close()
-		t.Fatalf("%s: websocket handshake: %s", name, resp.Status)
-	}
-	_ = conn.SetDeadline(time.Time{})
+	conn, br := redistest.DialWebSocket(t, n.hs.Listener.Addr().String(), name)
 	c := &wsClient{t: t, name: name, conn: conn, done: make(chan struct{}), more: make(chan struct{}, 1)}
 	go c.read(br)
 	t.Cleanup(c.cut)
@@ -208,7 +183,7 @@ func (c *wsClient) read(br *bufio.Reader) {
 	defer close(c.done)
 	var dec sio.Decoder
 	for {
-		op, payload, err := readWSFrame(br)
+		op, payload, err := redistest.ReadFrame(br)
 		if err != nil {
 			return
 		}
@@ -344,63 +319,7 @@ func (c *wsClient) send(p *sio.Packet) {
 func (c *wsClient) writeFrame(op byte, payload []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	frame := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n < 126:
-		frame = append(frame, 0x80|byte(n))
-	case n < 1<<16:
-		frame = append(frame, 0x80|126)
-		frame = binary.BigEndian.AppendUint16(frame, uint16(n))
-	default:
-		frame = append(frame, 0x80|127)
-		frame = binary.BigEndian.AppendUint64(frame, uint64(n))
-	}
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	frame = append(frame, mask[:]...)
-	for i, b := range payload {
-		frame = append(frame, b^mask[i%4])
-	}
-	_, _ = c.conn.Write(frame)
-}
-
-// readWSFrame reads one message from the server (fragments joined).
-func readWSFrame(br *bufio.Reader) (op byte, payload []byte, err error) {
-	for {
-		var h [2]byte
-		if _, err = io.ReadFull(br, h[:]); err != nil {
-			return 0, nil, err
-		}
-		if h[1]&0x80 != 0 {
-			return 0, nil, errors.New("masked frame from the server")
-		}
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err = io.ReadFull(br, b[:]); err != nil {
-				return 0, nil, err
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err = io.ReadFull(br, b[:]); err != nil {
-				return 0, nil, err
-			}
-			n = binary.BigEndian.Uint64(b[:])
-		}
-		buf := make([]byte, n)
-		if _, err = io.ReadFull(br, buf); err != nil {
-			return 0, nil, err
-		}
-		if opcode := h[0] & 0x0f; opcode != 0 {
-			op = opcode
-		}
-		payload = append(payload, buf...)
-		if h[0]&0x80 != 0 {
-			return op, payload, nil
-		}
-	}
+	_ = redistest.WriteFrame(c.conn, op, payload)
 }
 
 // ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/go-sio/sio/adapter/internal/redistest"
 	"github.com/go-sio/sio/adapter/redisstreams"
 	"github.com/go-sio/sio/parser/sio"
 	"github.com/go-sio/sio/socketio"
@@ -25,8 +26,8 @@ func newRecoveryPair(t *testing.T, rdb *goredis.Client, maxDisconnection time.Du
 	rec := &socketio.RecoveryConfig{MaxDisconnectionDuration: maxDisconnection}
 	A := newSioNode(t, "A", rdb, opts, rec)
 	B := newSioNode(t, "B", rdb, opts, rec)
-	waitServerCount(t, A.adapter(), 2)
-	waitServerCount(t, B.adapter(), 2)
+	redistest.WaitServerCount(t, A.adapter(), 2)
+	redistest.WaitServerCount(t, B.adapter(), 2)
 	return A, B, opts
 }
 
@@ -117,7 +118,7 @@ func roomsOf(t *testing.T, n *sioNode, sid string) []string {
 // A client cut off from one server gets its socket back on the other, with
 // what it missed, twice in a row.
 func TestRecoveryAcrossNodes(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	A, B, _ := newRecoveryPair(t, rdb, time.Minute)
 
 	c := dialWS(t, A, "c")
@@ -214,7 +215,7 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 // After MaxDisconnectionDuration the session is gone: the client gets a
 // new socket and nothing of what it missed.
 func TestRecoveryExpiresAcrossNodes(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	const maxDisconnection = 500 * time.Millisecond
 	A, B, opts := newRecoveryPair(t, rdb, maxDisconnection)
 
@@ -273,7 +274,7 @@ func TestRecoveryExpiresAcrossNodes(t *testing.T) {
 // A client moving from node to node while both nodes broadcast without
 // pause, one after the other, gets every event once, in order.
 func TestRecoveryAcrossNodesUnderTraffic(t *testing.T) {
-	rdb := needRedis(t)
+	rdb := redistest.NeedRedis(t)
 	A, B, _ := newRecoveryPair(t, rdb, time.Minute)
 
 	c := dialWS(t, A, "c")
