@@ -166,7 +166,12 @@ func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Opt
 	}
 	m := a.message(wire.ClusterBroadcast)
 	m.Packet, m.Opts = p, wire.OptsOf(opts)
-	if !a.recovery() || !adapter.Storable(p, opts) {
+	// The reader waits for the broadcaster of every entry of this server
+	// it finds storable (node.ownTurnFor), and a stream entry carries no
+	// ack id: a packet with one takes its turn too, without an offset.
+	noID := *p
+	noID.ID, noID.HasID = 0, false
+	if !a.recovery() || !adapter.Storable(&noID, opts) {
 		_ = a.Memory.Broadcast(ctx, p, opts)
 		if _, err := a.xadd(ctx, m); err != nil {
 			return fmt.Errorf("adapter/redisstreams: broadcast: %w", err)
@@ -185,6 +190,9 @@ func (a *Adapter) Broadcast(ctx context.Context, p *sio.Packet, opts adapter.Opt
 		delivered = r.turn(ctx, id, a.node.opts.RequestTimeout)
 	}
 	defer delivered()
+	if !adapter.Storable(p, opts) {
+		return a.Memory.Broadcast(ctx, p, opts)
+	}
 	opts.Flags.Offset = id
 	return a.Memory.Broadcast(ctx, adapter.WithOffset(p, id), opts)
 }

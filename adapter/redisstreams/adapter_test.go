@@ -412,3 +412,31 @@ func TestServerSideEmitAcrossServers(t *testing.T) {
 		t.Error("reserved event name accepted")
 	}
 }
+
+// A broadcast of a packet with an ack id (its stream entry carries none)
+// does not hold up the reader: what follows it is delivered at once, not
+// after RequestTimeout.
+func TestBroadcastWithIDDoesNotStallReader(t *testing.T) {
+	rdb := redistest.NeedRedis(t)
+	opts := uniqueOptions(t, rdb)
+	opts.RequestTimeout = time.Minute // a stall would outlast waitLong
+	a := newServer(t, "A", rdb, opts, time.Minute)
+	b := newServer(t, "B", rdb, opts, time.Minute)
+	redistest.WaitServerCount(t, a.ad["/"], 2)
+	a.connect("/", nil, "a1")
+	ctx := context.Background()
+	withID := event(`["id"]`)
+	withID.ID, withID.HasID = 7, true
+	if err := a.ad["/"].Broadcast(ctx, withID, adapter.Options{Rooms: []string{"a1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := expectSend(t, a.ns["/"], []string{"a1"}, `["id"]`); s.flags.Offset != "" || !s.p.HasID {
+		t.Fatalf("packet with an ack id sent with offset %q, HasID %v", s.flags.Offset, s.p.HasID)
+	}
+	if err := b.ad["/"].Broadcast(ctx, event(`["x"]`), adapter.Options{Rooms: []string{"a1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := a.ns["/"].next(t); !strings.HasPrefix(string(s.p.Data), `["x","`) {
+		t.Fatalf("A sent %s", s.p.Data)
+	}
+}
