@@ -86,7 +86,6 @@ type Session struct {
 	inbox       []inEvent
 	dispatching bool
 	closePosted bool
-	dispatchFn  func() // dispatch, made once rather than at every start
 }
 
 // keptBatch is the largest inbox or queue capacity a session keeps for
@@ -480,11 +479,8 @@ func (s *Session) post(ev inEvent) {
 		return
 	}
 	s.dispatching = true
-	if s.dispatchFn == nil {
-		s.dispatchFn = s.dispatch
-	}
 	s.inMu.Unlock()
-	gopool.Go(s.dispatchFn)
+	gopool.Go(s.dispatch)
 }
 
 // offerText offers a text message to the handler's TextTaker on the calling
@@ -521,11 +517,8 @@ func (s *Session) offerText(data []byte) bool {
 		return took
 	}
 	// Events posted meanwhile (a close): deliver them as post would have.
-	if s.dispatchFn == nil {
-		s.dispatchFn = s.dispatch
-	}
 	s.inMu.Unlock()
-	gopool.Go(s.dispatchFn)
+	gopool.Go(s.dispatch)
 	return took
 }
 
@@ -551,8 +544,8 @@ func (s *Session) dispatch() {
 			batch[i] = inEvent{}
 		}
 		spare = nil
-		if cap(batch) <= keptBatch {
-			spare = batch[:0]
+		if cap(batch) > 1 && cap(batch) <= keptBatch {
+			spare = batch[:0] // not a single event's: idle sessions keep nothing
 		}
 	}
 }

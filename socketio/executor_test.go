@@ -91,8 +91,7 @@ func TestExecutorOrderUnderLoad(t *testing.T) {
 		seen[g] = append(seen[g], i)
 		mu.Unlock()
 	}
-	e := &executor{}
-	e.onEvent = func(p *sio.Packet) { record(int(p.ID>>32), int(p.ID&0xffffffff)) }
+	e := &executor{owner: eventFunc(func(p *sio.Packet) { record(int(p.ID>>32), int(p.ID&0xffffffff)) })}
 	const goroutines, each = 4, 5000
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -159,3 +158,8 @@ func TestExecutorQueueBoundedWhenBusy(t *testing.T) {
 		t.Fatalf("queue capacity reached %d with %d tasks waiting", maxCap, ahead)
 	}
 }
+
+// eventFunc is an executor owner calling a function for each event.
+type eventFunc func(*sio.Packet)
+
+func (f eventFunc) onEvent(p *sio.Packet) { f(p) }

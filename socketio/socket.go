@@ -178,7 +178,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage) *Socket {
 	}
 	s.exec.cork = c.conn
 	s.exec.busy = &n.srv.busy
-	s.exec.onEvent = s.onEvent
+	s.exec.owner = s
 	return s
 }
 
@@ -885,10 +885,8 @@ type executor struct {
 	q       []task
 	head    int // q[head:] is waiting
 	running bool
-	// onEvent handles a queued event (Socket.onEvent).
-	onEvent func(*sio.Packet)
-	// loopFn is loop, made once rather than at every start.
-	loopFn func()
+	// owner handles the queued events (the Socket).
+	owner interface{ onEvent(*sio.Packet) }
 	// cork, when set, holds the connection's writes while more work is
 	// queued, so the packets of a burst of handlers leave in one write.
 	cork interface {
@@ -928,14 +926,11 @@ func (e *executor) push(t task) {
 		return
 	}
 	e.running = true
-	if e.loopFn == nil {
-		e.loopFn = e.loop
-	}
 	e.mu.Unlock()
 	if e.busy != nil {
 		e.busy.Add(1)
 	}
-	gopool.Go(e.loopFn)
+	gopool.Go(e.loop)
 }
 
 func (e *executor) loop() {
@@ -971,7 +966,7 @@ func (e *executor) loop() {
 			corked = true
 		}
 		if t.p != nil {
-			e.onEvent(t.p)
+			e.owner.onEvent(t.p)
 		} else {
 			t.f()
 		}
