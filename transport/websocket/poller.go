@@ -91,6 +91,12 @@ func (p *Poller) start() error {
 			switch s := nc.Session().(type) {
 			case *Conn:
 				s.onData(data)
+				// What onData readied (a handler's goroutine) would
+				// otherwise wait on this P while the poller blocks in
+				// epoll_wait, until the runtime's monitor takes the P
+				// away (tens of µs later, and it then keeps waking up
+				// every 20 µs): let it run now.
+				runtime.Gosched()
 			case *pollerProbe:
 				s.ran()
 			}
