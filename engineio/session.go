@@ -483,9 +483,10 @@ func (s *Session) post(ev inEvent) {
 	gopool.Go(s.dispatch)
 }
 
-// offerText offers a text message to the handler's TextTaker on the calling
-// goroutine (the poller's, a WebSocket reader's or a POST's), when nothing of the session waits for delivery or is being
-// delivered; it reports whether the handler took the message.
+// offerText offers a text message to the handler's TextTaker on the
+// calling goroutine (the poller's, a WebSocket reader's or a POST's) when
+// nothing of the session waits for delivery or is being delivered; it
+// reports whether the handler took the message.
 func (s *Session) offerText(data []byte) bool {
 	t := s.srv.taker
 	if t == nil {
@@ -502,10 +503,8 @@ func (s *Session) offerText(data []byte) bool {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				s.srv.stats.panics.Add(1)
-				s.srv.cfg.Logger.Error("engineio: handler panic", "sid", s.id, "panic", r, "stack", string(debug.Stack()))
 				took = true
-				s.fail(ReasonTransportError, fmt.Errorf("engineio: handler panic: %v", r))
+				s.handlerPanicked(r, true)
 			}
 		}()
 		took = t.TakeText(s, data)
@@ -556,11 +555,7 @@ func (s *Session) deliver(ev *inEvent) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			s.srv.stats.panics.Add(1)
-			s.srv.cfg.Logger.Error("engineio: handler panic", "sid", s.id, "panic", r, "stack", string(debug.Stack()))
-			if !ev.close {
-				s.fail(ReasonTransportError, fmt.Errorf("engineio: handler panic: %v", r))
-			}
+			s.handlerPanicked(r, !ev.close)
 		}
 	}()
 	h := s.srv.handler
@@ -571,6 +566,16 @@ func (s *Session) deliver(ev *inEvent) {
 		h.OnBinary(s, ev.data)
 	default:
 		h.OnText(s, ev.data)
+	}
+}
+
+// handlerPanicked counts and logs a handler's panic, and closes the
+// session when fail is set.
+func (s *Session) handlerPanicked(r any, fail bool) {
+	s.srv.stats.panics.Add(1)
+	s.srv.cfg.Logger.Error("engineio: handler panic", "sid", s.id, "panic", r, "stack", string(debug.Stack()))
+	if fail {
+		s.fail(ReasonTransportError, fmt.Errorf("engineio: handler panic: %v", r))
 	}
 }
 

@@ -116,3 +116,25 @@ func TestTextTakerKeepsOrder(t *testing.T) {
 		})
 	}
 }
+
+// panicTaker panics in TakeText.
+type panicTaker struct{ *recorder }
+
+func (p panicTaker) TakeText(*Session, []byte) bool { panic("taker bug") }
+
+// A panic in TakeText is a handler panic: counted, and the session closes
+// with a transport error, OnClose last.
+func TestTextTakerPanic(t *testing.T) {
+	rec := newRecorder()
+	e := newEnvHandler(t, testConfig(), panicTaker{rec}, rec)
+	c, sid := e.openWS(4)
+	defer c.close()
+	c.sendText("4hello")
+	rec.waitClosed(t, sid, ReasonTransportError)
+	if got := rec.texts(sid); len(got) != 0 {
+		t.Fatalf("OnText got %q after the taker panicked", got)
+	}
+	if n := e.srv.Stats().HandlerPanics; n != 1 {
+		t.Fatalf("panics = %d, want 1", n)
+	}
+}
