@@ -168,42 +168,13 @@ func TestSuiteSpawned(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts bench/sio-server")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := findRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var log, out bytes.Buffer
-	problems, err := Suite(ctx, SuiteConfig{
-		Root:      root,
+	runSuite(t, SuiteConfig{
+		Root:      moduleRoot(t),
 		Servers:   []string{"sio"},
 		Scenarios: []string{"idle", "echo"},
-		Runs:      1,
 		Sizes:     tinySizes(),
-		Quick:     true,
-		Log:       &log,
-	}, &out)
-	if err != nil {
-		t.Fatalf("suite: %v\n%s", err, log.String())
-	}
-	for _, p := range problems {
-		t.Errorf("problem: %s", p)
-	}
-	table := out.String()
-	t.Log(table)
-	for _, want := range []string{"| idle | RSS per connection (KB) |", "| echo | server CPU per ack (µs) |"} {
-		if !strings.Contains(table, want) {
-			t.Errorf("table has no row %q", want)
-		}
-	}
-	if strings.Contains(table, "| echo | server CPU per ack (µs) | n/a") {
-		t.Error("server CPU was not sampled from /proc")
-	}
+	}, []string{"| idle | RSS per connection (KB) |", "| echo | server CPU per ack (µs) |"},
+		"| echo | server CPU per ack (µs) | n/a")
 }
 
 // TestSuiteSpawnedCluster runs the suite code path of the cluster
@@ -213,6 +184,43 @@ func TestSuiteSpawnedCluster(t *testing.T) {
 		t.Skip("builds and starts bench/sio-server twice")
 	}
 	needRedis(t)
+	sz := tinySizes()
+	sz.BcastClients = 100
+	runSuite(t, SuiteConfig{
+		Root:      moduleRoot(t),
+		Servers:   []string{"sio"},
+		Scenarios: []string{"redis-broadcast"},
+		Sizes:     sz,
+		Redis:     defaultRedis,
+	}, []string{"| redis-broadcast | lost deliveries | 0 |", "| redis-broadcast | p99 through Redis (ms) |"},
+		"| redis-broadcast | server CPU per delivery (µs) | n/a")
+}
+
+// TestSuiteFloor runs the floor alone through the suite: no server is
+// built or started, and the table has the floor's rows.
+func TestSuiteFloor(t *testing.T) {
+	sz := tinySizes()
+	sz.BcastClients = 50
+	log := runSuite(t, SuiteConfig{
+		Root:      t.TempDir(), // no bench/ to build from: nothing is built
+		Servers:   []string{"sio", "node"},
+		Scenarios: []string{"floor"},
+		Runs:      2,
+		Sizes:     sz,
+	}, []string{
+		"| " + floorLabel + " | writes/s |",
+		"| " + floorLabel + " | CPU per write (µs) |",
+		"| " + floorLabel + " | lost frames | 0 | 0 |",
+		"No Node broadcast figure",
+	}, "| CPU per write (µs) | n/a")
+	if strings.Contains(log, "building") {
+		t.Error("the suite built a server for the floor alone")
+	}
+}
+
+// moduleRoot is the module's root directory, holding bench/.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -221,56 +229,23 @@ func TestSuiteSpawnedCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	sz := tinySizes()
-	sz.BcastClients = 100
-	var log, out bytes.Buffer
-	problems, err := Suite(ctx, SuiteConfig{
-		Root:      root,
-		Servers:   []string{"sio"},
-		Scenarios: []string{"redis-broadcast"},
-		Runs:      1,
-		Sizes:     sz,
-		Quick:     true,
-		Redis:     defaultRedis,
-		Log:       &log,
-	}, &out)
-	if err != nil {
-		t.Fatalf("suite: %v\n%s", err, log.String())
-	}
-	for _, p := range problems {
-		t.Errorf("problem: %s", p)
-	}
-	table := out.String()
-	t.Log(table)
-	for _, want := range []string{"| redis-broadcast | lost deliveries | 0 |", "| redis-broadcast | p99 through Redis (ms) |"} {
-		if !strings.Contains(table, want) {
-			t.Errorf("table has no row %q", want)
-		}
-	}
-	if strings.Contains(table, "| redis-broadcast | server CPU per delivery (µs) | n/a") {
-		t.Error("the servers' CPU was not sampled from /proc")
-	}
+	return root
 }
 
-// TestSuiteFloor runs the floor alone through the suite: no server is
-// built or started, and the table has the floor's rows.
-func TestSuiteFloor(t *testing.T) {
+// runSuite runs the suite in quick mode (one run unless cfg says more)
+// within a minute, fails on any problem reported, checks that the table
+// has every row of rows and not unsampled (a CPU figure that was not read
+// from /proc), and returns the suite's log.
+func runSuite(t *testing.T, cfg SuiteConfig, rows []string, unsampled string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sz := tinySizes()
-	sz.BcastClients = 50
 	var log, out bytes.Buffer
-	problems, err := Suite(ctx, SuiteConfig{
-		Root:      t.TempDir(), // no bench/ to build from: nothing is built
-		Servers:   []string{"sio", "node"},
-		Scenarios: []string{"floor"},
-		Runs:      2,
-		Sizes:     sz,
-		Quick:     true,
-		Log:       &log,
-	}, &out)
+	cfg.Quick, cfg.Log = true, &log
+	if cfg.Runs == 0 {
+		cfg.Runs = 1
+	}
+	problems, err := Suite(ctx, cfg, &out)
 	if err != nil {
 		t.Fatalf("suite: %v\n%s", err, log.String())
 	}
@@ -279,22 +254,15 @@ func TestSuiteFloor(t *testing.T) {
 	}
 	table := out.String()
 	t.Log(table)
-	for _, want := range []string{
-		"| " + floorLabel + " | writes/s |",
-		"| " + floorLabel + " | CPU per write (µs) |",
-		"| " + floorLabel + " | lost frames | 0 | 0 |",
-		"No Node broadcast figure",
-	} {
+	for _, want := range rows {
 		if !strings.Contains(table, want) {
 			t.Errorf("table has no %q", want)
 		}
 	}
-	if strings.Contains(table, "| CPU per write (µs) | n/a") {
-		t.Error("the writer's CPU was not sampled from /proc")
+	if strings.Contains(table, unsampled) {
+		t.Errorf("CPU was not sampled from /proc (%q)", unsampled)
 	}
-	if strings.Contains(log.String(), "building") {
-		t.Error("the suite built a server for the floor alone")
-	}
+	return log.String()
 }
 
 func TestWithFloor(t *testing.T) {
