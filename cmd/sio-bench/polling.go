@@ -159,31 +159,39 @@ func (t *pollTransport) shutdown() {
 
 func (t *pollTransport) pollLoop(c *Client) error {
 	for {
-		req, err := http.NewRequestWithContext(t.ctx, http.MethodGet, t.url, nil)
-		if err != nil {
+		if err := t.poll(t.ctx, c.onPacket); err != nil {
 			return err
-		}
-		resp, err := t.hc.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxMessage))
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("poll: %s: %s", resp.Status, truncate(body))
-		}
-		for pkt := range bytes.SplitSeq(body, []byte{recordSeparator}) {
-			if len(pkt) == 0 {
-				continue
-			}
-			if err := c.onPacket(pkt); err != nil {
-				return err
-			}
 		}
 	}
+}
+
+// poll makes one GET and hands each packet of the payload to onPacket.
+func (t *pollTransport) poll(ctx context.Context, onPacket func([]byte) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMessage))
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("poll: %s: %s", resp.Status, truncate(body))
+	}
+	for pkt := range bytes.SplitSeq(body, []byte{recordSeparator}) {
+		if len(pkt) == 0 {
+			continue
+		}
+		if err := onPacket(pkt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *pollTransport) writeLoop() error {

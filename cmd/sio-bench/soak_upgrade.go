@@ -152,30 +152,10 @@ func (t *upgradeTransport) fail(err error) {
 }
 
 func (t *upgradeTransport) pollLoop() error {
+	pt := pollTransport{hc: t.hc, url: t.url}
 	for t.polling() {
-		req, err := http.NewRequestWithContext(t.ctx, http.MethodGet, t.url, nil)
-		if err != nil {
+		if err := pt.poll(t.ctx, t.c.onPacket); err != nil {
 			return err
-		}
-		resp, err := t.hc.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxMessage))
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("poll: %s: %s", resp.Status, truncate(body))
-		}
-		for pkt := range bytes.SplitSeq(body, []byte{recordSeparator}) {
-			if len(pkt) == 0 {
-				continue
-			}
-			if err := t.c.onPacket(pkt); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
